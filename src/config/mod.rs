@@ -1,0 +1,154 @@
+//! Host configuration: the JSON document (a `"PlugHost"` object, in the shape of an
+//! `appsettings.json` section), its defaults, and its validation.
+//!
+//! Validation reports every problem at once, each with its JSON path; an unknown key is an error
+//! that names the nearest known key. An empty document (or `{}`) gives working defaults. Relative
+//! paths are resolved against the process's working directory when the host is created.
+
+mod reader;
+
+use crate::error::{Error, ErrorKind, Result};
+use reader::Reader;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The validated configuration of a host.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Work modules.
+    pub modules: ModulesConfig,
+    /// The initial log level (0 = off .. 5 = trace, as in `log_level`).
+    pub log_level: u32,
+    /// How often the health monitor runs its checks and housekeeping.
+    pub health_interval: Duration,
+    /// How long a call to a main-thread service waits to be pumped before it fails.
+    pub main_thread_call_timeout: Duration,
+    /// Upper bound of the key-value storage (keys plus values), in bytes.
+    pub storage_max_bytes: u64,
+    /// Events kept per topic for late readers.
+    pub event_history_per_topic: usize,
+    /// Sections reserved for later subsystems (Python, Plugins, Ipc, Extensions), kept verbatim.
+    pub reserved: Vec<(String, serde_json::Value)>,
+}
+
+/// Work-module settings (`PlugHost.Modules`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModulesConfig {
+    /// Modules load only from inside these folders; empty means no restriction (a warning is
+    /// logged at start).
+    pub trusted_roots: Vec<PathBuf>,
+    /// Where shadow copies are made; each load gets a fresh folder below it.
+    pub shadow_directory: PathBuf,
+    /// How long unload and reload wait for in-flight calls.
+    pub unload_timeout: Duration,
+    /// How many old generations of one module may stay mapped before reloads are refused.
+    pub max_pinned_generations: usize,
+    /// How many modules may be loaded at once.
+    pub max_modules: usize,
+    /// Whether sibling library files are copied into the shadow folder with the module.
+    pub copy_dependencies: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::from_json("").expect("the empty configuration is valid")
+    }
+}
+
+impl Config {
+    /// Parse and validate a JSON document. Empty or whitespace-only text means all defaults.
+    pub fn from_json(text: &str) -> Result<Config> {
+        let value: serde_json::Value = if text.trim().is_empty() {
+            serde_json::Value::Object(Default::default())
+        } else {
+            serde_json::from_str(text)
+                .map_err(|e| Error::new(ErrorKind::InvalidConfig, format!("configuration is not valid JSON: {e}")))?
+        };
+        let mut reader = Reader::default();
+        let config = read_config(&mut reader, &value);
+        reader.finish().map(|()| config)
+    }
+}
+
+fn default_shadow_directory() -> PathBuf {
+    std::env::temp_dir().join("plughost-shadow")
+}
+
+fn read_config(r: &mut Reader, root: &serde_json::Value) -> Config {
+    let empty = serde_json::Value::Object(Default::default());
+    let top = r.object(root, "$", &["PlugHost"]);
+    let host_value = top.and_then(|o| o.get("PlugHost")).unwrap_or(&empty);
+    let host = r.object(
+        host_value,
+        "$.PlugHost",
+        &["Modules", "Logging", "Health", "Services", "Storage", "Events", "Python", "Plugins", "Ipc", "Extensions"],
+    );
+    let section = |r: &mut Reader, name: &str, keys: &[&str]| {
+        let value = host.and_then(|h| h.get(name)).unwrap_or(&empty);
+        r.object(value, &format!("$.PlugHost.{name}"), keys).cloned().unwrap_or_default()
+    };
+
+    let m = section(
+        r,
+        "Modules",
+        &[
+            "TrustedRoots",
+            "ShadowDirectory",
+            "UnloadTimeoutMs",
+            "MaxPinnedGenerations",
+            "MaxModules",
+            "CopyDependencies",
+        ],
+    );
+    let p = "$.PlugHost.Modules";
+    let modules = ModulesConfig {
+        trusted_roots: r.paths(&m, p, "TrustedRoots"),
+        shadow_directory: r.path(&m, p, "ShadowDirectory").unwrap_or_else(default_shadow_directory),
+        unload_timeout: Duration::from_millis(r.integer(&m, p, "UnloadTimeoutMs", 5_000, 0, 3_600_000)),
+        max_pinned_generations: r.integer(&m, p, "MaxPinnedGenerations", 4, 0, 1_000) as usize,
+        max_modules: r.integer(&m, p, "MaxModules", 64, 1, 65_535) as usize,
+        copy_dependencies: r.boolean(&m, p, "CopyDependencies", true),
+    };
+
+    let logging = section(r, "Logging", &["Level"]);
+    let health = section(r, "Health", &["IntervalMs"]);
+    let services = section(r, "Services", &["MainThreadCallTimeoutMs"]);
+    let storage = section(r, "Storage", &["MaxBytes"]);
+    let events = section(r, "Events", &["HistoryPerTopic"]);
+
+    let mut reserved = Vec::new();
+    for name in ["Python", "Plugins", "Ipc", "Extensions"] {
+        if let Some(value) = host.and_then(|h| h.get(name)) {
+            if r.object(value, &format!("$.PlugHost.{name}"), &[]).is_some() || value.is_object() {
+                reserved.push((name.to_owned(), value.clone()));
+            }
+        }
+    }
+
+    Config {
+        modules,
+        log_level: r.log_level(&logging, "$.PlugHost.Logging", "Level", 3),
+        health_interval: Duration::from_millis(r.integer(
+            &health,
+            "$.PlugHost.Health",
+            "IntervalMs",
+            30_000,
+            100,
+            86_400_000,
+        )),
+        main_thread_call_timeout: Duration::from_millis(r.integer(
+            &services,
+            "$.PlugHost.Services",
+            "MainThreadCallTimeoutMs",
+            30_000,
+            1,
+            3_600_000,
+        )),
+        storage_max_bytes: r.integer(&storage, "$.PlugHost.Storage", "MaxBytes", 64 << 20, 0, 1 << 40),
+        event_history_per_topic: r.integer(&events, "$.PlugHost.Events", "HistoryPerTopic", 64, 0, 100_000) as usize,
+        reserved,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,78 @@
+use super::*;
+
+#[test]
+fn empty_text_and_empty_object_give_defaults() {
+    let a = Config::from_json("").unwrap();
+    let b = Config::from_json("  {} ").unwrap();
+    let c = Config::from_json(r#"{"PlugHost": {}}"#).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a, c);
+    assert_eq!(a.modules.unload_timeout, Duration::from_secs(5));
+    assert!(a.modules.trusted_roots.is_empty());
+    assert_eq!(a.log_level, 3);
+}
+
+#[test]
+fn reads_every_setting() {
+    let c = Config::from_json(
+        r#"{"PlugHost": {
+            "Modules": {"TrustedRoots": ["/opt/mods", "rel"], "ShadowDirectory": "/tmp/sh", "UnloadTimeoutMs": 250,
+                        "MaxPinnedGenerations": 2, "MaxModules": 3, "CopyDependencies": false},
+            "Logging": {"Level": "DEBUG"}, "Health": {"IntervalMs": 1000},
+            "Services": {"MainThreadCallTimeoutMs": 50}, "Storage": {"MaxBytes": 1024},
+            "Events": {"HistoryPerTopic": 5}, "Python": {"MaxInterpreters": 5}}}"#,
+    )
+    .unwrap();
+    assert_eq!(c.modules.trusted_roots, vec![PathBuf::from("/opt/mods"), PathBuf::from("rel")]);
+    assert_eq!(c.modules.shadow_directory, PathBuf::from("/tmp/sh"));
+    assert_eq!(c.modules.unload_timeout, Duration::from_millis(250));
+    assert_eq!(c.modules.max_pinned_generations, 2);
+    assert_eq!(c.modules.max_modules, 3);
+    assert!(!c.modules.copy_dependencies);
+    assert_eq!(c.log_level, 4);
+    assert_eq!(c.health_interval, Duration::from_secs(1));
+    assert_eq!(c.main_thread_call_timeout, Duration::from_millis(50));
+    assert_eq!(c.storage_max_bytes, 1024);
+    assert_eq!(c.event_history_per_topic, 5);
+    assert_eq!(c.reserved.len(), 1);
+    assert_eq!(c.reserved[0].0, "Python");
+}
+
+#[test]
+fn reports_every_problem_with_its_path() {
+    let e = Config::from_json(
+        r#"{"PlugHost": {"Modules": {"UnloadTimeotMs": 1, "MaxModules": 0, "TrustedRoots": ["", 3]},
+            "Logging": {"Level": "loud"}, "Helth": {}}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidConfig);
+    let m = e.message();
+    assert!(m.starts_with("6 problem(s)"), "{m}");
+    assert!(m.contains("$.PlugHost.Modules.UnloadTimeotMs: unknown key; did you mean \"UnloadTimeoutMs\"?"), "{m}");
+    assert!(m.contains("$.PlugHost.Modules.MaxModules: expected an integer from 1 to 65535, found 0"), "{m}");
+    assert!(m.contains("$.PlugHost.Modules.TrustedRoots[0]: expected a non-empty path string"), "{m}");
+    assert!(m.contains("$.PlugHost.Modules.TrustedRoots[1]: expected a non-empty path string, found 3"), "{m}");
+    assert!(
+        m.contains("$.PlugHost.Logging.Level: expected one of off, error, warn, info, debug, trace, found \"loud\""),
+        "{m}"
+    );
+    assert!(m.contains("$.PlugHost.Helth: unknown key; did you mean \"Health\"?"), "{m}");
+}
+
+#[test]
+fn unknown_key_far_from_any_lists_known_keys() {
+    let e = Config::from_json(r#"{"Zzzzzzzz": 1}"#).unwrap_err();
+    assert!(e.message().contains("$.Zzzzzzzz: unknown key; known keys: PlugHost"), "{}", e.message());
+}
+
+#[test]
+fn wrong_types_and_bad_json_are_errors() {
+    let e = Config::from_json(r#"{"PlugHost": []}"#).unwrap_err();
+    assert!(e.message().contains("$.PlugHost: expected an object, found []"));
+    let e = Config::from_json(r#"{"PlugHost": {"Modules": {"CopyDependencies": "yes"}}}"#).unwrap_err();
+    assert!(e.message().contains("expected true or false"));
+    let e = Config::from_json("{not json").unwrap_err();
+    assert!(e.message().starts_with("configuration is not valid JSON"));
+    let e = Config::from_json(r#"{"PlugHost": {"Python": 5}}"#).unwrap_err();
+    assert!(e.message().contains("$.PlugHost.Python: expected an object"));
+}

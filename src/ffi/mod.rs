@@ -1,0 +1,45 @@
+//! The C ABI. This folder is the only place with `extern "C"`; it holds no logic beyond
+//! converting and checking arguments and results.
+//!
+//! - [`module_abi`], [`module_sdk`]: the work-module ABI (tables exchanged with modules) and the
+//!   Rust SDK's shims. Always built, so that modules can depend on plughost without the host.
+//! - `host_table`: the host side of the module ABI (the services table given to modules).
+//! - The exported `plughost_*` functions (feature `ffi`), one file per handle family: `version`,
+//!   `last_error`, `host`, `module`, `service`, `storage`, `event`, `buffer`. Each export runs its
+//!   body through [`boundary`](self) helpers that catch panics and record the last error.
+//!
+//! Conventions (see README "C API conventions"): the object first, then inputs, then outputs; a
+//! buffer is followed by its length; outputs are written only on success; every fallible call
+//! returns an `int32_t` status from `status.rs`; strings are UTF-8 pointer + length; memory
+//! plughost allocates is freed by plughost.
+
+#![allow(non_camel_case_types)] // C type names (plughost_host, plughost_buffer) keep C style.
+
+pub mod module_abi;
+pub mod module_sdk;
+
+#[cfg(feature = "host")]
+pub(crate) mod host_table;
+
+#[cfg(feature = "ffi")]
+mod args;
+#[cfg(feature = "ffi")]
+mod boundary;
+#[cfg(feature = "ffi")]
+pub mod buffer;
+#[cfg(feature = "ffi")]
+pub mod event;
+#[cfg(feature = "ffi")]
+pub mod host;
+#[cfg(feature = "ffi")]
+pub mod last_error;
+#[cfg(feature = "ffi")]
+pub mod module;
+#[cfg(feature = "ffi")]
+pub mod service;
+#[cfg(feature = "ffi")]
+pub mod storage;
+#[cfg(feature = "ffi")]
+mod user_data;
+#[cfg(feature = "ffi")]
+pub mod version;

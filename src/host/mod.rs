@@ -1,0 +1,266 @@
+//! The host: built from a configuration, it starts its components in dependency order, owns the
+//! work modules and the shared services, and stops everything in reverse.
+//!
+//! This is the safe Rust API; `src/ffi` exposes it to C. Every method may be called from any
+//! thread unless its doc says otherwise.
+
+mod lifecycle;
+mod shared;
+
+pub use lifecycle::Component;
+pub use shared::HostShared;
+
+use crate::config::Config;
+use crate::error::{Error, ErrorKind, Result};
+use crate::events::{Event, EventHandler};
+use crate::health::{self, HealthMonitor, HealthReport};
+use crate::logging::{self, LogCallback, LogSink};
+use crate::modules::{ModuleId, ModuleManager};
+use crate::services::{ServiceHandler, ServiceThreading};
+use lifecycle::Lifecycle;
+use parking_lot::Mutex;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A running plughost host.
+pub struct Host {
+    config: Config,
+    shared: Arc<HostShared>,
+    modules: ModuleManager,
+    log_sink: Arc<LogSink>,
+    lifecycle: Lifecycle,
+    monitor: Mutex<Option<HealthMonitor>>,
+    started_at: Instant,
+    stopped: AtomicBool,
+}
+
+impl Host {
+    /// Parse `json` (empty = defaults), then create and start a host.
+    pub fn from_json(json: &str) -> Result<Arc<Host>> {
+        Host::start(Config::from_json(json)?)
+    }
+
+    /// Create a host and start its components in dependency order. The calling thread becomes
+    /// the main thread (change it with [`set_main_thread`](Self::set_main_thread)).
+    pub fn start(config: Config) -> Result<Arc<Host>> {
+        let started_at = Instant::now();
+        logging::install();
+        let log_sink = LogSink::register(config.log_level);
+        let shared = Arc::new(HostShared::new(&config));
+        shared.services.main_thread().set_current();
+        let modules = ModuleManager::new(&config.modules, shared.clone());
+        for (name, _) in &config.reserved {
+            tracing::warn!(section = %name, "configuration section is reserved for a later subsystem and not used yet");
+        }
+        let host = Arc::new(Host {
+            config,
+            shared,
+            modules,
+            log_sink,
+            lifecycle: Lifecycle::default(),
+            monitor: Mutex::new(None),
+            started_at,
+            stopped: AtomicBool::new(false),
+        });
+        for component in lifecycle::start_order() {
+            host.start_component(component)?;
+            host.lifecycle.started(component);
+        }
+        tracing::info!(ms = started_at.elapsed().as_secs_f64() * 1000.0, "host started");
+        Ok(host)
+    }
+
+    fn start_component(self: &Arc<Self>, component: Component) -> Result<()> {
+        match component {
+            // Built in `start` already; nothing runs in the background.
+            Component::Logging | Component::Storage | Component::Events | Component::Services | Component::Modules => {}
+            Component::HealthMonitor => {
+                let monitor = HealthMonitor::spawn(Arc::downgrade(self), self.config.health_interval)
+                    .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start the health monitor thread: {e}")))?;
+                *self.monitor.lock() = Some(monitor);
+            }
+        }
+        Ok(())
+    }
+
+    fn stop_component(&self, component: Component) {
+        match component {
+            Component::HealthMonitor => {
+                if let Some(monitor) = self.monitor.lock().take() {
+                    monitor.stop();
+                }
+            }
+            Component::Modules => self.modules.stop(),
+            Component::Services => self.shared.services.clear(),
+            Component::Events => self.shared.events.clear(),
+            Component::Storage => self.shared.storage.clear(),
+            Component::Logging => self.log_sink.unregister(),
+        }
+        tracing::debug!(component = component.name(), "component stopped");
+    }
+
+    /// Stop every component in reverse start order: modules are drained and unloaded, services
+    /// and subscriptions dropped. Idempotent; later calls on the host fail with `HostStopped`.
+    pub fn stop(&self) {
+        if self.stopped.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        tracing::info!("host stopping");
+        for component in self.lifecycle.take_stop_order() {
+            self.stop_component(component);
+        }
+    }
+
+    fn check_running(&self) -> Result<()> {
+        if self.stopped.load(Ordering::SeqCst) {
+            Err(Error::new(ErrorKind::HostStopped, "the host is stopped"))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The configuration the host runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Storage, events and services.
+    pub fn shared(&self) -> &Arc<HostShared> {
+        &self.shared
+    }
+
+    /// Load the module at `path`.
+    pub fn load_module(&self, path: &Path) -> Result<ModuleId> {
+        self.check_running()?;
+        self.modules.load(path)
+    }
+
+    /// Execute `command` of module `id` on `input`, on the calling thread.
+    #[inline]
+    pub fn execute(&self, id: ModuleId, command: &str, input: &[u8]) -> Result<Vec<u8>> {
+        self.modules.execute(id, command, input)
+    }
+
+    /// Reload module `id`, from `path` or from its current source. Returns the new generation.
+    pub fn reload_module(&self, id: ModuleId, path: Option<&Path>) -> Result<u64> {
+        self.check_running()?;
+        self.modules.reload(id, path)
+    }
+
+    /// Unload module `id`.
+    pub fn unload_module(&self, id: ModuleId) -> Result<()> {
+        self.check_running()?;
+        self.modules.unload(id)
+    }
+
+    /// Register a service of the embedding application.
+    pub fn register_service(&self, name: &str, threading: ServiceThreading, handler: ServiceHandler) -> Result<()> {
+        self.check_running()?;
+        self.shared.services.register(name, threading, handler)
+    }
+
+    /// Remove a service.
+    pub fn unregister_service(&self, name: &str) -> Result<()> {
+        self.check_running()?;
+        self.shared.services.unregister(name)
+    }
+
+    /// Call a service as a module would.
+    pub fn call_service(&self, name: &str, input: &[u8]) -> Result<Vec<u8>> {
+        self.check_running()?;
+        self.shared.services.call(name, input)
+    }
+
+    /// Declare the calling thread the main thread.
+    pub fn set_main_thread(&self) {
+        self.shared.services.main_thread().set_current();
+    }
+
+    /// Run up to `max` queued main-thread calls (0 = all queued now). Main thread only.
+    pub fn pump(&self, max: usize) -> Result<usize> {
+        self.shared.services.main_thread().pump(max)
+    }
+
+    /// Set or clear the callback told when a main-thread call is queued (called on the queuing thread).
+    pub fn set_pump_request(&self, callback: Option<Arc<dyn Fn() + Send + Sync>>) {
+        self.shared.services.main_thread().set_pump_request(callback);
+    }
+
+    /// Set or clear the log callback.
+    pub fn set_log_callback(&self, callback: Option<LogCallback>) {
+        self.log_sink.set_callback(callback);
+    }
+
+    /// Change the log level (0 = off .. 5 = trace).
+    pub fn set_log_level(&self, level: u32) -> Result<()> {
+        if level > 5 {
+            return Err(Error::new(ErrorKind::InvalidArgument, format!("log level {level} is not in 0..=5")));
+        }
+        self.log_sink.set_level(level);
+        Ok(())
+    }
+
+    /// Read a storage value.
+    pub fn storage_get(&self, key: &str) -> Result<Vec<u8>> {
+        self.check_running()?;
+        self.shared.storage.get(key)
+    }
+
+    /// Write a storage value.
+    pub fn storage_set(&self, key: &str, value: &[u8]) -> Result<()> {
+        self.check_running()?;
+        self.shared.storage.set(key, value)
+    }
+
+    /// Publish an event from the host.
+    pub fn publish(&self, topic: &str, payload: &[u8]) -> Result<usize> {
+        self.check_running()?;
+        self.shared.events.publish(topic, "host", payload)
+    }
+
+    /// Subscribe to a topic (`"*"` for all).
+    pub fn subscribe(&self, topic: &str, handler: EventHandler) -> Result<u64> {
+        self.check_running()?;
+        self.shared.events.subscribe(topic, handler)
+    }
+
+    /// End a subscription.
+    pub fn unsubscribe(&self, id: u64) -> Result<()> {
+        self.check_running()?;
+        self.shared.events.unsubscribe(id)
+    }
+
+    /// The kept events of a topic.
+    pub fn event_history(&self, topic: &str) -> Vec<Event> {
+        self.shared.events.history(topic)
+    }
+
+    /// Housekeeping: retire drained and unmapped old generations. Called by the health monitor.
+    pub fn maintain(&self) {
+        self.modules.reap();
+    }
+
+    /// The health report, computed now.
+    pub fn health(&self) -> HealthReport {
+        health::report(
+            self,
+            &self.modules,
+            &self.lifecycle.running(),
+            self.started_at,
+            self.stopped.load(Ordering::SeqCst),
+        )
+    }
+
+    /// The health report as JSON.
+    pub fn health_json(&self) -> String {
+        serde_json::to_string_pretty(&self.health()).expect("health serialises")
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

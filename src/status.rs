@@ -1,0 +1,69 @@
+//! Status codes: the fixed numbers every fallible C function returns.
+//!
+//! These numbers are part of the stable ABI. A number is never renumbered and never reused: a
+//! retired status stays here as a comment. Ranges: 0 success, 1..=99 caller and host errors,
+//! 100..=199 work modules, 200..=299 host services, 300..=399 storage and events. Later subsystems
+//! take 400 (IPC), 500 (plugins) and 600 (Python).
+//!
+//! The constants are plain `i32`s so that the generated header carries them as `#define`s and no
+//! Rust enum crosses the boundary.
+
+/// Success.
+pub const PLUGHOST_OK: i32 = 0;
+/// A required pointer argument was NULL.
+pub const PLUGHOST_ERR_NULL_ARGUMENT: i32 = 1;
+/// An argument is out of range or inconsistent (for example a length without a pointer).
+pub const PLUGHOST_ERR_INVALID_ARGUMENT: i32 = 2;
+/// A string argument is not valid UTF-8.
+pub const PLUGHOST_ERR_INVALID_UTF8: i32 = 3;
+/// A handle or id is freed, stale or was never issued.
+pub const PLUGHOST_ERR_INVALID_HANDLE: i32 = 4;
+/// plughost itself panicked; the call was abandoned and the host stays usable.
+pub const PLUGHOST_ERR_PANIC: i32 = 5;
+/// The configuration is invalid; the message lists every problem with its JSON path.
+pub const PLUGHOST_ERR_INVALID_CONFIG: i32 = 6;
+/// The call must be made on the host's main thread.
+pub const PLUGHOST_ERR_WRONG_THREAD: i32 = 7;
+/// A wait ran out of time (for example a main-thread service call that was never pumped).
+pub const PLUGHOST_ERR_TIMEOUT: i32 = 8;
+/// A configured limit was reached (module slots, storage size, subscriptions).
+pub const PLUGHOST_ERR_LIMIT_REACHED: i32 = 9;
+/// A file-system or operating-system call failed.
+pub const PLUGHOST_ERR_IO: i32 = 10;
+/// The host is stopping or stopped.
+pub const PLUGHOST_ERR_HOST_STOPPED: i32 = 11;
+
+/// The module file does not exist.
+pub const PLUGHOST_ERR_MODULE_NOT_FOUND: i32 = 100;
+/// The file exists but the operating system cannot load it as a library.
+pub const PLUGHOST_ERR_MODULE_NOT_LOADABLE: i32 = 101;
+/// The library has no `plughost_module_entry_v1` symbol.
+pub const PLUGHOST_ERR_MODULE_ENTRY_MISSING: i32 = 102;
+/// The module's table has another ABI version or a table size this host cannot read.
+pub const PLUGHOST_ERR_MODULE_ABI_MISMATCH: i32 = 103;
+/// The module's init returned an error (its message is in the last error).
+pub const PLUGHOST_ERR_MODULE_INIT_FAILED: i32 = 104;
+/// The module does not know the command.
+pub const PLUGHOST_ERR_MODULE_UNKNOWN_COMMAND: i32 = 105;
+/// The module's command returned an error (its message is in the last error).
+pub const PLUGHOST_ERR_MODULE_FAILED: i32 = 106;
+/// The module panicked; the Rust SDK caught the unwind at the module boundary.
+pub const PLUGHOST_ERR_MODULE_PANICKED: i32 = 107;
+/// In-flight calls did not finish within the unload timeout.
+pub const PLUGHOST_ERR_MODULE_DRAIN_TIMEOUT: i32 = 108;
+/// The path lies outside every trusted module root (after resolving `..` and symlinks).
+pub const PLUGHOST_ERR_MODULE_PATH_NOT_TRUSTED: i32 = 109;
+/// Too many old generations of this module are still mapped; no further reload until they go.
+pub const PLUGHOST_ERR_MODULE_PINNED_LIMIT: i32 = 110;
+/// Handing state from the old generation to the new one failed; the old one keeps serving.
+pub const PLUGHOST_ERR_MODULE_STATE_TRANSFER: i32 = 111;
+
+/// No service is registered under that name.
+pub const PLUGHOST_ERR_SERVICE_NOT_FOUND: i32 = 200;
+/// The service's callback reported an error (its message is in the last error).
+pub const PLUGHOST_ERR_SERVICE_FAILED: i32 = 201;
+/// A service with that name is already registered.
+pub const PLUGHOST_ERR_SERVICE_EXISTS: i32 = 202;
+
+/// The storage key does not exist.
+pub const PLUGHOST_ERR_KEY_NOT_FOUND: i32 = 300;

@@ -1,0 +1,153 @@
+//! Shared test support: builds the example and fixture modules once, and makes trusted roots.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// Paths of every module the tests load, built once per test process.
+pub struct Fixtures {
+    pub counter: PathBuf,
+    pub counter_v2: PathBuf,
+    pub counter_broken: PathBuf,
+    pub tls_pinned: PathBuf,
+    pub greeter: PathBuf,
+    pub greeter_v2: PathBuf,
+    pub no_entry: PathBuf,
+    pub abi_mismatch: PathBuf,
+    pub short_table: PathBuf,
+    pub null_entry: PathBuf,
+    pub init_fails: PathBuf,
+    pub missing_execute: PathBuf,
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn dylib(name: &str) -> String {
+    format!("{}{name}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX)
+}
+
+fn run(cmd: &mut Command) {
+    let status = cmd.status().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(status.success(), "{cmd:?} failed");
+}
+
+/// Build the Rust modules (release, own target dir so the outer cargo's lock is not needed) and
+/// the C modules.
+pub fn fixtures() -> &'static Fixtures {
+    static FIXTURES: OnceLock<Fixtures> = OnceLock::new();
+    FIXTURES.get_or_init(|| {
+        let repo = repo();
+        let target = repo.join("target").join("fixtures");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        run(Command::new(cargo)
+            .current_dir(&repo)
+            .args([
+                "build",
+                "--release",
+                "--quiet",
+                "-p",
+                "counter",
+                "-p",
+                "counter-v2",
+                "-p",
+                "counter-broken",
+                "-p",
+                "tls-pinned",
+            ])
+            .arg("--target-dir")
+            .arg(&target));
+        let rust = target.join("release");
+        let c_out = target.join("c");
+        std::fs::create_dir_all(&c_out).unwrap();
+        let c = |source: &str, define: Option<&str>, name: &str| {
+            let out = c_out.join(dylib(name));
+            let mut cmd = Command::new("cc");
+            cmd.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-O1"])
+                .arg("-I")
+                .arg(repo.join("include"));
+            if let Some(d) = define {
+                cmd.arg(format!("-D{d}"));
+            }
+            run(cmd.arg("-o").arg(&out).arg(repo.join(source)));
+            out
+        };
+        let bad = "tests/c/bad_modules.c";
+        Fixtures {
+            counter: rust.join(dylib("counter")),
+            counter_v2: rust.join(dylib("counter_v2")),
+            counter_broken: rust.join(dylib("counter_broken")),
+            tls_pinned: rust.join(dylib("tls_pinned")),
+            greeter: c("examples/c/greeter_module.c", None, "greeter"),
+            greeter_v2: c("examples/c/greeter_module.c", Some("GREETER_VERSION_2"), "greeter_v2"),
+            no_entry: c(bad, Some("NO_ENTRY"), "no_entry"),
+            abi_mismatch: c(bad, Some("ABI_MISMATCH"), "abi_mismatch"),
+            short_table: c(bad, Some("SHORT_TABLE"), "short_table"),
+            null_entry: c(bad, Some("NULL_ENTRY"), "null_entry"),
+            init_fails: c(bad, Some("INIT_FAILS"), "init_fails"),
+            missing_execute: c(bad, Some("MISSING_EXECUTE"), "missing_execute"),
+        }
+    })
+}
+
+/// A temporary trusted root, an untrusted folder beside it, and a shadow folder.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        for sub in ["root", "outside", "shadow"] {
+            std::fs::create_dir(dir.path().join(sub)).unwrap();
+        }
+        Sandbox { dir }
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    pub fn outside(&self) -> PathBuf {
+        self.dir.path().join("outside")
+    }
+
+    pub fn shadow(&self) -> PathBuf {
+        self.dir.path().join("shadow")
+    }
+
+    /// Copy `module` into the trusted root as `name` (in its own sub-folder, so no sibling is
+    /// copied along) and return the new path.
+    pub fn install(&self, module: &Path, name: &str) -> PathBuf {
+        let folder = self.root().join(name);
+        std::fs::create_dir_all(&folder).unwrap();
+        let target = folder.join(dylib(name));
+        replace_file(module, &target);
+        target
+    }
+
+    /// The configuration JSON for this sandbox, with extra `Modules` settings.
+    pub fn config(&self, extra_modules: &str) -> String {
+        let sep = if extra_modules.is_empty() { "" } else { "," };
+        format!(
+            r#"{{"PlugHost": {{"Modules": {{"TrustedRoots": [{:?}], "ShadowDirectory": {:?}{sep}{extra_modules}}},
+                "Logging": {{"Level": "debug"}}}}}}"#,
+            self.root().display().to_string(),
+            self.shadow().display().to_string()
+        )
+    }
+
+    /// Shadow folders currently present.
+    pub fn shadow_folders(&self) -> usize {
+        std::fs::read_dir(self.shadow()).map(|d| d.count()).unwrap_or(0)
+    }
+}
+
+/// Replace `target` with a copy of `source` the way a build does: write a new file, rename it.
+pub fn replace_file(source: &Path, target: &Path) {
+    let tmp = target.with_extension("partial");
+    std::fs::copy(source, &tmp).unwrap();
+    std::fs::rename(&tmp, target).unwrap();
+}
