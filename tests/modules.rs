@@ -113,6 +113,21 @@ fn failed_reload_rolls_back_to_the_serving_generation() {
 }
 
 #[test]
+fn failed_state_hand_over_rolls_back() {
+    let f = fixtures();
+    let sb = Sandbox::new();
+    let h = host(&sb, "");
+    let id = h.load_module(&sb.install(&f.restore_fails, "restore_fails")).unwrap();
+    let e = h.reload_module(id, None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ModuleStateTransfer);
+    assert!(e.message().contains("state format changed"), "{}", e.message());
+    assert!(e.message().contains("generation 1 keeps serving"), "{}", e.message());
+    assert!(h.execute(id, "anything", b"").is_ok(), "generation 1 serves again");
+    assert_eq!(h.health().modules[0].generation, 1);
+    assert_eq!(sb.shadow_folders(), 1);
+}
+
+#[test]
 fn every_load_error_has_its_status() {
     let f = fixtures();
     let sb = Sandbox::new();

@@ -119,7 +119,8 @@ fn read_config(r: &mut Reader, root: &serde_json::Value) -> Config {
     let mut reserved = Vec::new();
     for name in ["Python", "Plugins", "Ipc", "Extensions"] {
         if let Some(value) = host.and_then(|h| h.get(name)) {
-            if r.object(value, &format!("$.PlugHost.{name}"), &[]).is_some() || value.is_object() {
+            // Reserved: must be an object; its keys are validated by the subsystem that takes it.
+            if r.object(value, &format!("$.PlugHost.{name}"), &[]).is_some() {
                 reserved.push((name.to_owned(), value.clone()));
             }
         }

@@ -43,3 +43,18 @@ pub mod storage;
 mod user_data;
 #[cfg(feature = "ffi")]
 pub mod version;
+
+#[cfg(all(test, feature = "ffi"))]
+mod tests {
+    /// The checked-in header must equal what the pinned cbindgen generates from this source.
+    #[test]
+    fn header_is_current() {
+        let generated = include_str!(concat!(env!("OUT_DIR"), "/plughost.h"));
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/include/plughost.h");
+        let checked_in = std::fs::read_to_string(path).expect("include/plughost.h exists");
+        assert!(
+            generated == checked_in,
+            "include/plughost.h differs from the generated header: run `PLUGHOST_BLESS=1 cargo build` and commit it"
+        );
+    }
+}

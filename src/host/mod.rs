@@ -93,7 +93,11 @@ impl Host {
                 }
             }
             Component::Modules => self.modules.stop(),
-            Component::Services => self.shared.services.clear(),
+            Component::Services => {
+                self.shared.services.main_thread().set_pump_request(None);
+                self.shared.services.main_thread().fail_pending();
+                self.shared.services.clear();
+            }
             Component::Events => self.shared.events.clear(),
             Component::Storage => self.shared.storage.clear(),
             Component::Logging => self.log_sink.unregister(),

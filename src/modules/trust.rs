@@ -79,7 +79,7 @@ mod tests {
         std::fs::write(root.join("ok.so"), b"x").unwrap();
         std::fs::write(outside.join("evil.so"), b"x").unwrap();
         std::os::unix::fs::symlink(outside.join("evil.so"), root.join("link.so")).unwrap();
-        let trust = TrustedRoots::new(&[root.clone()]);
+        let trust = TrustedRoots::new(std::slice::from_ref(&root));
         assert!(trust.check(&root.join("ok.so")).is_ok());
         let kind = |p: PathBuf| trust.check(&p).unwrap_err().kind();
         assert_eq!(kind(root.join("../outside/evil.so")), ErrorKind::ModulePathNotTrusted);

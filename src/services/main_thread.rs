@@ -92,6 +92,24 @@ impl MainThread {
         Ok(self.run_queued(max))
     }
 
+    /// Fail every queued call with `HostStopped` (at host stop), so no caller waits for a pump
+    /// that will not come. Returns how many were failed.
+    pub fn fail_pending(&self) -> usize {
+        let jobs: Vec<Arc<Job>> = self.queue.lock().drain(..).collect();
+        let mut failed = 0;
+        for job in jobs {
+            if job.work.lock().take().is_some() {
+                *job.done.lock() = Some(Err(Error::new(
+                    ErrorKind::HostStopped,
+                    "the host stopped before the main thread ran this call",
+                )));
+                job.ready.notify_all();
+                failed += 1;
+            }
+        }
+        failed
+    }
+
     /// Pump if the calling thread is the main thread; used by plughost's own waits.
     pub(crate) fn pump_if_current(&self) -> usize {
         if self.is_current() {

@@ -95,3 +95,17 @@ fn pump_off_main_thread_and_no_main_thread_are_wrong_thread() {
     let e = std::thread::spawn(move || r2.main_thread().pump(0)).join().unwrap().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::WrongThread);
 }
+
+#[test]
+fn pending_calls_fail_when_the_host_stops() {
+    let r = Arc::new(ServiceRegistry::new(Duration::from_secs(30)));
+    r.register("ui", ServiceThreading::MainThread, echo()).unwrap();
+    r.main_thread().set_current();
+    let r2 = r.clone();
+    let worker = std::thread::spawn(move || r2.call("ui", b"x"));
+    while r.main_thread().pending() == 0 {
+        std::thread::yield_now();
+    }
+    assert_eq!(r.main_thread().fail_pending(), 1);
+    assert_eq!(worker.join().unwrap().unwrap_err().kind(), ErrorKind::HostStopped);
+}

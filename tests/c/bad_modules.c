@@ -6,6 +6,7 @@
  *   NULL_ENTRY     an entry returning NULL
  *   INIT_FAILS     init returns an error with a message
  *   MISSING_EXECUTE  a table without execute
+ *   RESTORE_FAILS  hands state over, but refuses to take it: a reload onto itself must roll back
  */
 #include "plughost_module.h"
 
@@ -15,6 +16,10 @@
 PLUGHOST_MODULE_EXPORT int not_a_module(void) { return 42; }
 #else
 
+#if defined(RESTORE_FAILS)
+static const plughost_host_api_v1 *HOST;
+#endif
+
 static int32_t init_ok(const plughost_host_api_v1 *host, void **instance_out, plughost_module_output *err) {
 #if defined(INIT_FAILS)
     static const char msg[] = "cannot reach the licence server";
@@ -22,6 +27,9 @@ static int32_t init_ok(const plughost_host_api_v1 *host, void **instance_out, pl
     host->output_set_error(err, (const uint8_t *)msg, sizeof msg - 1);
     return PLUGHOST_MODULE_ERROR;
 #else
+#if defined(RESTORE_FAILS)
+    HOST = host;
+#endif
     (void)host;
     (void)err;
     *instance_out = (void *)1;
@@ -36,6 +44,22 @@ __attribute__((unused)) static int32_t execute_nothing(void *instance, const uin
 }
 
 static void shutdown_nothing(void *instance) { (void)instance; }
+
+#if defined(RESTORE_FAILS)
+static int32_t save_something(void *instance, plughost_module_output *out) {
+    (void)instance;
+    (void)out;
+    return PLUGHOST_MODULE_OK;
+}
+
+static int32_t refuse_state(void *instance, const uint8_t *state, size_t state_len, const uint8_t *from_version,
+                            size_t from_version_len, plughost_module_output *err) {
+    static const char msg[] = "state format changed";
+    (void)instance, (void)state, (void)state_len, (void)from_version, (void)from_version_len;
+    HOST->output_set_error(err, (const uint8_t *)msg, sizeof msg - 1);
+    return PLUGHOST_MODULE_ERROR;
+}
+#endif
 
 static const plughost_module_v1 TABLE = {
 #if defined(ABI_MISMATCH)
@@ -57,8 +81,13 @@ static const plughost_module_v1 TABLE = {
     execute_nothing,
 #endif
     shutdown_nothing,
+#if defined(RESTORE_FAILS)
+    save_something,
+    refuse_state,
+#else
     NULL,
     NULL,
+#endif
 };
 
 PLUGHOST_MODULE_EXPORT const plughost_module_v1 *plughost_module_entry_v1(void) {

@@ -19,6 +19,7 @@ pub struct Fixtures {
     pub null_entry: PathBuf,
     pub init_fails: PathBuf,
     pub missing_execute: PathBuf,
+    pub restore_fails: PathBuf,
 }
 
 pub fn repo() -> PathBuf {
@@ -34,13 +35,25 @@ fn run(cmd: &mut Command) {
     assert!(status.success(), "{cmd:?} failed");
 }
 
-/// Build the Rust modules (release, own target dir so the outer cargo's lock is not needed) and
-/// the C modules.
-pub fn fixtures() -> &'static Fixtures {
-    static FIXTURES: OnceLock<Fixtures> = OnceLock::new();
-    FIXTURES.get_or_init(|| {
+/// The Rust example and fixture modules (release builds).
+pub struct RustModules {
+    pub counter: PathBuf,
+    pub counter_v2: PathBuf,
+    pub counter_broken: PathBuf,
+    pub tls_pinned: PathBuf,
+}
+
+fn fixture_target() -> PathBuf {
+    repo().join("target").join("fixtures")
+}
+
+/// Build only the Rust modules (release, own target dir so the outer cargo's lock is not needed),
+/// once per process. Benchmarks and the soak test need nothing else.
+pub fn rust_modules() -> &'static RustModules {
+    static MODULES: OnceLock<RustModules> = OnceLock::new();
+    MODULES.get_or_init(|| {
         let repo = repo();
-        let target = repo.join("target").join("fixtures");
+        let target = fixture_target();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         run(Command::new(cargo)
             .current_dir(&repo)
@@ -60,6 +73,22 @@ pub fn fixtures() -> &'static Fixtures {
             .arg("--target-dir")
             .arg(&target));
         let rust = target.join("release");
+        RustModules {
+            counter: rust.join(dylib("counter")),
+            counter_v2: rust.join(dylib("counter_v2")),
+            counter_broken: rust.join(dylib("counter_broken")),
+            tls_pinned: rust.join(dylib("tls_pinned")),
+        }
+    })
+}
+
+/// Build the Rust modules (see [`rust_modules`]) and the C modules.
+pub fn fixtures() -> &'static Fixtures {
+    static FIXTURES: OnceLock<Fixtures> = OnceLock::new();
+    FIXTURES.get_or_init(|| {
+        let repo = repo();
+        let rust = rust_modules();
+        let target = fixture_target();
         let c_out = target.join("c");
         std::fs::create_dir_all(&c_out).unwrap();
         let c = |source: &str, define: Option<&str>, name: &str| {
@@ -76,10 +105,10 @@ pub fn fixtures() -> &'static Fixtures {
         };
         let bad = "tests/c/bad_modules.c";
         Fixtures {
-            counter: rust.join(dylib("counter")),
-            counter_v2: rust.join(dylib("counter_v2")),
-            counter_broken: rust.join(dylib("counter_broken")),
-            tls_pinned: rust.join(dylib("tls_pinned")),
+            counter: rust.counter.clone(),
+            counter_v2: rust.counter_v2.clone(),
+            counter_broken: rust.counter_broken.clone(),
+            tls_pinned: rust.tls_pinned.clone(),
             greeter: c("examples/c/greeter_module.c", None, "greeter"),
             greeter_v2: c("examples/c/greeter_module.c", Some("GREETER_VERSION_2"), "greeter_v2"),
             no_entry: c(bad, Some("NO_ENTRY"), "no_entry"),
@@ -88,6 +117,7 @@ pub fn fixtures() -> &'static Fixtures {
             null_entry: c(bad, Some("NULL_ENTRY"), "null_entry"),
             init_fails: c(bad, Some("INIT_FAILS"), "init_fails"),
             missing_execute: c(bad, Some("MISSING_EXECUTE"), "missing_execute"),
+            restore_fails: c(bad, Some("RESTORE_FAILS"), "restore_fails"),
         }
     })
 }

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Every test: formatting, lints, Rust unit and integration tests (which build the example and
+# fixture modules and compile and run the C tests), and the header check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-prerequisites.sh
+echo "== rustfmt"
+cargo fmt --all -- --check
+echo "== clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== tests"
+cargo test --quiet 2>&1
