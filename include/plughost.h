@@ -233,7 +233,8 @@ typedef uint64_t plughost_buffer;
 typedef void (*plughost_event_callback)(void *user_data, const uint8_t *topic, size_t topic_len, const uint8_t *source, size_t source_len, const uint8_t *payload, size_t payload_len, uint64_t sequence);
 
 /**
- * A destroy callback: called once with the user data when plughost no longer needs it.
+ * A destroy callback: called exactly once with the user data when plughost no longer needs it —
+ * also when the call that registered it fails (plughost owns the user data from that call on).
  */
 typedef void (*plughost_destroy_callback)(void *user_data);
 
@@ -310,6 +311,9 @@ int32_t plughost_event_publish(const plughost_host *host, const uint8_t *topic, 
  * `out_subscription`. `destroy_user_data` (may be NULL) runs after unsubscribe or host free, once
  * no delivery uses it.
  *
+ * plughost owns `user_data` from this call on, even when it fails: on failure `destroy_user_data`
+ * runs before the call returns.
+ *
  * # Safety
  * `host` from `plughost_host_new`; `topic` valid for `topic_len` bytes; `out_subscription` valid
  * for a write; callback and user data valid until destroyed.
@@ -372,6 +376,8 @@ int32_t plughost_host_health(const plughost_host *host, plughost_buffer *out_jso
  * Set the log callback (NULL clears it). It receives every plughost event of the process at or
  * above the host's level. The previous callback's `destroy_user_data` runs once no delivery uses
  * it; `destroy_user_data` of this one runs when it is replaced or the host is freed.
+ * plughost owns `user_data` from this call on, even when it fails: on failure `destroy_user_data`
+ * runs before the call returns.
  *
  * # Safety
  * `host` as for every host function; the callback and user data must stay valid until destroyed.
@@ -406,6 +412,8 @@ int32_t plughost_host_set_main_thread(const plughost_host *host);
 /**
  * Set the callback told when a main-thread call is queued (NULL clears it). `destroy_user_data`
  * runs when it is replaced or the host is freed.
+ * plughost owns `user_data` from this call on, even when it fails: on failure `destroy_user_data`
+ * runs before the call returns.
  *
  * # Safety
  * `host` as for every host function; the callback and user data stay valid until destroyed.
@@ -525,6 +533,9 @@ int32_t plughost_module_unload(const plughost_host *host, plughost_module_id mod
  * the host freed) and no call uses it.
  *
  * Errors: `SERVICE_EXISTS`, `INVALID_ARGUMENT` (unknown flag bits, empty name), `NULL_ARGUMENT`.
+ * plughost owns `user_data` from this call on, even when it fails: on failure `destroy_user_data`
+ * runs before the call returns.
+ *
  *
  * # Safety
  * `host` from `plughost_host_new`; `name` valid for `name_len` bytes; the callback and user

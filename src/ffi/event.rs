@@ -52,6 +52,9 @@ pub unsafe extern "C" fn plughost_event_publish(
 /// `out_subscription`. `destroy_user_data` (may be NULL) runs after unsubscribe or host free, once
 /// no delivery uses it.
 ///
+/// plughost owns `user_data` from this call on, even when it fails: on failure `destroy_user_data`
+/// runs before the call returns.
+///
 /// # Safety
 /// `host` from `plughost_host_new`; `topic` valid for `topic_len` bytes; `out_subscription` valid
 /// for a write; callback and user data valid until destroyed.

@@ -144,6 +144,8 @@ pub unsafe extern "C" fn plughost_host_health(host: *const plughost_host, out_js
 /// Set the log callback (NULL clears it). It receives every plughost event of the process at or
 /// above the host's level. The previous callback's `destroy_user_data` runs once no delivery uses
 /// it; `destroy_user_data` of this one runs when it is replaced or the host is freed.
+/// plughost owns `user_data` from this call on, even when it fails: on failure `destroy_user_data`
+/// runs before the call returns.
 ///
 /// # Safety
 /// `host` as for every host function; the callback and user data must stay valid until destroyed.
@@ -206,6 +208,8 @@ pub unsafe extern "C" fn plughost_host_set_main_thread(host: *const plughost_hos
 
 /// Set the callback told when a main-thread call is queued (NULL clears it). `destroy_user_data`
 /// runs when it is replaced or the host is freed.
+/// plughost owns `user_data` from this call on, even when it fails: on failure `destroy_user_data`
+/// runs before the call returns.
 ///
 /// # Safety
 /// `host` as for every host function; the callback and user data stay valid until destroyed.

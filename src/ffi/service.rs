@@ -30,6 +30,9 @@ pub type plughost_service_callback = Option<
 /// the host freed) and no call uses it.
 ///
 /// Errors: `SERVICE_EXISTS`, `INVALID_ARGUMENT` (unknown flag bits, empty name), `NULL_ARGUMENT`.
+/// plughost owns `user_data` from this call on, even when it fails: on failure `destroy_user_data`
+/// runs before the call returns.
+///
 ///
 /// # Safety
 /// `host` from `plughost_host_new`; `name` valid for `name_len` bytes; the callback and user

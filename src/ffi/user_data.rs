@@ -2,7 +2,8 @@
 
 use std::ffi::c_void;
 
-/// A destroy callback: called once with the user data when plughost no longer needs it.
+/// A destroy callback: called exactly once with the user data when plughost no longer needs it —
+/// also when the call that registered it fails (plughost owns the user data from that call on).
 pub type plughost_destroy_callback = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
 
 /// User data handed back to a callback. Dropping it calls the destroy callback, after the last

@@ -1,15 +1,7 @@
-//! Linux: dlopen with RTLD_NOW | RTLD_LOCAL, `/proc/self/maps` for mapping checks, `kill(pid, 0)`.
+//! Linux: the ELF pre-check before dlopen, `/proc/self/maps` for mapping checks and process figures.
 
 use super::ProcessFigures;
 use std::path::Path;
-
-/// Open a library with every symbol bound now and none exported to later loads.
-pub fn open_library(path: &Path) -> Result<libloading::Library, String> {
-    // SAFETY: loading a library runs its initialisers; the caller loads only files it copied from a
-    // trusted root, which is the documented trust boundary of work modules.
-    let lib = unsafe { libloading::os::unix::Library::open(Some(path), libc::RTLD_NOW | libc::RTLD_LOCAL) };
-    lib.map(Into::into).map_err(|e| e.to_string())
-}
 
 /// Check an ELF file before `dlopen` maps it: the loader maps segments by the offsets in the
 /// program headers, and touching a segment that lies beyond the end of a truncated (half-written)
@@ -62,16 +54,6 @@ pub fn is_mapped(path: &Path) -> Option<bool> {
     let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
     let needle = path.to_str()?;
     Some(maps.lines().any(|line| line.ends_with(needle) || line.contains(&format!("{needle} "))))
-}
-
-/// Whether a process with this id exists.
-pub fn pid_alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    // SAFETY: signal 0 only checks for existence and permission; it sends nothing.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 /// RSS, threads, open fds and mappings from `/proc/self`.

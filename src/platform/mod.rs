@@ -5,6 +5,11 @@
 //! only by reading; other Unix systems get conservative fallbacks (a closed library is reported as
 //! "unknown whether mapped" and kept as pinned).
 
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+pub use unix::*;
+
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
