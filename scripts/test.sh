@@ -8,5 +8,7 @@ echo "== rustfmt"
 cargo fmt --all -- --check
 echo "== clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-echo "== tests"
+echo "== Rust tests (unit, integration, C tests, soak)"
 cargo test --quiet 2>&1
+echo "== Python bindings"
+bash bindings/python/run-tests.sh

@@ -1,0 +1,171 @@
+"""Python callables behind the C callbacks.
+
+Native code gets one of the module-level trampolines below (CFUNCTYPE objects that live as long
+as the process, so a late call can never reach freed code) together with an integer token as its
+``user_data``. The token maps to the Python callable in :data:`_registry`; the entry is removed by
+the destroy callback, which plughost calls exactly once when it no longer needs the pair (after
+unregistering, replacing, or freeing the host, and also when registration fails).
+
+No exception leaves a trampoline: a service's exception becomes the service's error message; an
+exception in an event subscriber, a pump callback or a log callback is reported to the
+``plughost.python`` logger (a log callback's is dropped, since it may come from logging itself).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import logging
+import threading
+from typing import Any, Callable, Dict, NamedTuple
+
+from . import _ffi
+
+_registry: Dict[int, Callable[..., Any]] = {}
+_tokens = itertools.count(1)
+_local = threading.local()
+_log = logging.getLogger("plughost.python")
+
+
+class Event(NamedTuple):
+    """An event delivered to a subscriber."""
+
+    topic: str
+    source: str
+    """``"host"`` or the publishing module's name."""
+    payload: bytes
+    sequence: int
+    """Grows with every event of the host."""
+
+
+def register(function: Callable[..., Any]) -> int:
+    """Keep ``function`` until its destroy callback runs; return the token to pass as user data."""
+    token = next(_tokens)
+    _registry[token] = function
+    return token
+
+
+def release(token: int) -> None:
+    """Forget a token (idempotent; the destroy callback normally does this)."""
+    _registry.pop(token, None)
+
+
+def live_count() -> int:
+    """How many callables native code may still call."""
+    return len(_registry)
+
+
+def in_callback() -> bool:
+    """Whether the calling thread is inside a plughost callback."""
+    return getattr(_local, "depth", 0) > 0
+
+
+class _Inside:
+    def __enter__(self) -> None:
+        _local.depth = getattr(_local, "depth", 0) + 1
+
+    def __exit__(self, *exc: object) -> None:
+        _local.depth -= 1
+
+
+_inside = _Inside()
+
+
+def _text(pointer: int, length: int) -> str:
+    return ctypes.string_at(pointer, length).decode("utf-8", "replace") if length else ""
+
+
+def _bytes(pointer: int, length: int) -> bytes:
+    return ctypes.string_at(pointer, length) if length else b""
+
+
+def _destroy(user_data: int) -> None:
+    try:
+        release(user_data or 0)
+    except BaseException:  # pragma: no cover - nothing can be done from here
+        pass
+
+
+def _service(user_data: int, input_ptr: int, input_len: int, output: Any) -> int:
+    with _inside:
+        try:
+            function = _registry.get(user_data or 0)
+            if function is None:
+                raise RuntimeError("the service's Python callable is gone")
+            result = function(_bytes(input_ptr, input_len))
+            if result is None:
+                result = b""
+            if not isinstance(result, (bytes, bytearray, memoryview)):
+                raise TypeError(f"a service must return bytes, not {type(result).__name__}")
+            data = bytes(result)
+            if data:
+                _ffi.lib.plughost_output_write(output, data, len(data))
+            return 0
+        except BaseException as e:  # every failure, even KeyboardInterrupt, must stay in Python
+            try:
+                _log.debug("service callback raised", exc_info=True)
+                message = (f"{type(e).__name__}: {e}" if str(e) else type(e).__name__).encode("utf-8", "replace")
+                _ffi.lib.plughost_output_set_error(output, message, len(message))
+            except BaseException:
+                pass
+            return 1
+
+
+def _event(
+    user_data: int,
+    topic_ptr: int,
+    topic_len: int,
+    source_ptr: int,
+    source_len: int,
+    payload_ptr: int,
+    payload_len: int,
+    sequence: int,
+) -> None:
+    with _inside:
+        try:
+            function = _registry.get(user_data or 0)
+            if function is not None:
+                function(
+                    Event(
+                        _text(topic_ptr, topic_len),
+                        _text(source_ptr, source_len),
+                        _bytes(payload_ptr, payload_len),
+                        sequence,
+                    )
+                )
+        except BaseException:
+            try:
+                _log.exception("event subscriber raised")
+            except BaseException:
+                pass
+
+
+def _pump(user_data: int) -> None:
+    with _inside:
+        try:
+            function = _registry.get(user_data or 0)
+            if function is not None:
+                function()
+        except BaseException:
+            try:
+                _log.exception("pump callback raised")
+            except BaseException:
+                pass
+
+
+def _logged(user_data: int, level: int, target_ptr: int, target_len: int, message_ptr: int, message_len: int) -> None:
+    with _inside:
+        try:
+            function = _registry.get(user_data or 0)
+            if function is not None:
+                function(level, _text(target_ptr, target_len), _text(message_ptr, message_len))
+        except BaseException:
+            pass
+
+
+# The trampolines: created once, referenced for the life of the process.
+DESTROY = _ffi.plughost_destroy_callback(_destroy)
+SERVICE = _ffi.plughost_service_callback(_service)
+EVENT = _ffi.plughost_event_callback(_event)
+PUMP = _ffi.plughost_pump_callback(_pump)
+LOG = _ffi.plughost_log_callback(_logged)
