@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test: formatting, lints, Rust unit and integration tests (which build the example and
-# fixture modules and compile and run the C tests), and the header check.
+# fixture modules and compile and run the C tests), the header and C# layer checks, and the Python
+# and C# binding tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-prerequisites.sh
@@ -12,3 +13,5 @@ echo "== Rust tests (unit, integration, C tests, soak)"
 cargo test --quiet 2>&1
 echo "== Python bindings"
 bash bindings/python/run-tests.sh
+echo "== C# bindings and the Revit loader (mono, NUnit)"
+bash csharp/run-tests.sh

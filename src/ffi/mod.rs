@@ -19,7 +19,7 @@ pub mod module_abi;
 pub mod module_sdk;
 
 #[cfg(feature = "host")]
-pub(crate) mod host_table;
+pub mod host_table;
 
 #[cfg(feature = "ffi")]
 mod args;
@@ -56,5 +56,42 @@ mod tests {
             generated == checked_in,
             "include/plughost.h differs from the generated header: run `PLUGHOST_BLESS=1 cargo build` and commit it"
         );
+    }
+
+    const CSHARP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/csharp/PlugHost/NativeMethods.g.cs");
+
+    /// The checked-in C# raw layer must equal what the pinned csbindgen generates from this source.
+    #[test]
+    fn csharp_is_current() {
+        let generated = include_str!(concat!(env!("OUT_DIR"), "/NativeMethods.g.cs"));
+        let checked_in = std::fs::read_to_string(CSHARP).expect("csharp/PlugHost/NativeMethods.g.cs exists");
+        assert!(
+            generated == checked_in,
+            "csharp/PlugHost/NativeMethods.g.cs differs from the generated one: run `PLUGHOST_BLESS=1 cargo build` and commit it"
+        );
+    }
+
+    /// csbindgen skips what it cannot translate without failing: every function of the header must
+    /// have its `[DllImport]` in the C# layer.
+    #[test]
+    fn csharp_declares_every_header_function() {
+        let header = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/include/plughost.h"));
+        let csharp = std::fs::read_to_string(CSHARP).expect("csharp/PlugHost/NativeMethods.g.cs exists");
+        let functions: Vec<&str> = header
+            .lines()
+            .filter(|line| !line.starts_with(' ') && !line.starts_with("typedef") && line.ends_with(");"))
+            .filter_map(|line| line.split('(').next()?.rsplit([' ', '*']).next())
+            .collect();
+        assert!(
+            functions.len() >= 25 && functions.iter().all(|f| f.starts_with("plughost_")),
+            "the header's functions were not parsed: {functions:?}"
+        );
+        let missing: Vec<&&str> = functions
+            .iter()
+            .filter(|name| {
+                !csharp.contains(&format!("EntryPoint = \"{name}\"")) || !csharp.contains(&format!(" {name}("))
+            })
+            .collect();
+        assert!(missing.is_empty(), "functions of include/plughost.h missing from NativeMethods.g.cs: {missing:?}");
     }
 }

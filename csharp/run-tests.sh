@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Builds the native library, the fixture modules, the C# wrapper, the Revit loader (its core and, against
+# the Revit API stub, its shell) with mono's mcs, and runs the NUnit tests under mono.
+# Usage: bash csharp/run-tests.sh   (from anywhere; installs mono and NUnit when missing, as root)
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+nunit_framework=/usr/lib/cli/nunit.framework-2.6.3/nunit.framework.dll
+if ! command -v mcs >/dev/null || ! command -v mono >/dev/null || ! command -v nunit-console >/dev/null || [ ! -f "$nunit_framework" ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "mcs, mono and nunit-console are needed: apt-get install mono-mcs nunit-console libnunit-cil-dev (as root)" >&2
+        exit 1
+    fi
+    apt-get update
+    apt-get install -y mono-mcs nunit-console libnunit-cil-dev
+fi
+if [ ! -f "$nunit_framework" ]; then
+    nunit_framework="$(pkg-config --libs nunit | tr ' ' '\n' | sed -n 's/^-r://p' | grep 'nunit.framework.dll$' | head -n 1)"
+fi
+
+echo "== native library and fixture modules"
+cargo build --quiet --lib
+cargo build --quiet --release -p counter -p counter-v2 -p counter-broken -p tls-pinned --target-dir target/fixtures
+fixtures=target/csharp-fixtures
+mkdir -p "$fixtures"
+c_module() { # source define name
+    cc -std=c11 -Wall -Wextra -Werror -shared -fPIC -O1 -I include ${2:+-D$2} -o "$fixtures/lib$3.so" "$1"
+}
+c_module examples/c/greeter_module.c "" greeter
+for variant in NO_ENTRY:no_entry ABI_MISMATCH:abi_mismatch SHORT_TABLE:short_table NULL_ENTRY:null_entry \
+    INIT_FAILS:init_fails MISSING_EXECUTE:missing_execute RESTORE_FAILS:restore_fails; do
+    c_module tests/c/bad_modules.c "${variant%%:*}" "${variant##*:}"
+done
+c_module csharp/PlugHost.Tests/fixtures/fake_plughost_abi99.c "" fake_plughost_abi99
+
+echo "== C# (mcs $(mcs --version | awk '{print $NF}'), C# 7.2)"
+out=target/csharp-tests
+rm -rf "$out"
+mkdir -p "$out"
+# The versioned library name the generated [DllImport]s use; mono finds the file beside PlugHost.dll.
+name="$(sed -n 's/.*const string __DllName = "\(.*\)";/\1/p' csharp/PlugHost/NativeMethods.g.cs)"
+cp target/debug/libplughost.so "$out/lib$name.so"
+csc() { mcs -langversion:7.2 -unsafe -warnaserror+ -nowarn:1591 "$@"; }
+csc -target:library -out:"$out/PlugHost.dll" -r:System.dll -r:System.Core.dll csharp/PlugHost/*.cs
+# Type-check the .NET 8 branch (NETCOREAPP) too, against a shim of NativeLibrary; the output is discarded.
+csc -target:library -define:NETCOREAPP -out:"$out/netcoreapp-check.dll" -r:System.dll -r:System.Core.dll \
+    csharp/PlugHost/*.cs csharp/PlugHost.Tests/compile-check/NativeLibraryShim.cs
+rm "$out/netcoreapp-check.dll"
+tests=(csharp/PlugHost.Tests/*.cs)
+csc -target:library -out:"$out/PlugHost.Tests.dll" -r:"$out/PlugHost.dll" -r:"$nunit_framework" -r:System.dll -r:System.Core.dll \
+    $(printf '%s\n' "${tests[@]}" | grep -v NativeProbe.cs)
+csc -target:exe -out:"$out/NativeProbe.exe" -r:"$out/PlugHost.dll" csharp/PlugHost.Tests/NativeProbe.cs
+assemblies=("$out/PlugHost.Tests.dll")
+
+if [ -d csharp/RevitLoader ]; then
+    loader=csharp/RevitLoader
+    stub="$loader/tests/RevitApiStub"
+    csc -target:library -out:"$out/PlugHost.RevitLoader.Core.dll" -r:"$out/PlugHost.dll" -r:System.dll -r:System.Core.dll "$loader"/Core/*.cs
+    csc -target:library -out:"$out/RevitAPI.dll" "$stub"/RevitAPI/*.cs
+    csc -target:library -out:"$out/RevitAPIUI.dll" -r:"$out/RevitAPI.dll" "$stub"/RevitAPIUI/*.cs
+    csc -target:library -out:"$out/PlugHost.RevitLoader.dll" -r:"$out/PlugHost.dll" -r:"$out/PlugHost.RevitLoader.Core.dll" \
+        -r:"$out/RevitAPI.dll" -r:"$out/RevitAPIUI.dll" -r:System.dll -r:System.Core.dll "$loader"/Shell/*.cs
+    cp "$loader/PlugHost.RevitLoader.addin" "$out/"
+    csc -target:library -out:"$out/PlugHost.RevitLoader.Tests.dll" -r:"$out/PlugHost.dll" -r:"$out/PlugHost.RevitLoader.Core.dll" \
+        -r:"$out/PlugHost.RevitLoader.dll" -r:"$out/RevitAPI.dll" -r:"$out/RevitAPIUI.dll" -r:"$out/PlugHost.Tests.dll" \
+        -r:"$nunit_framework" -r:System.dll -r:System.Core.dll -r:System.Xml.dll "$loader"/tests/*.cs
+    assemblies+=("$out/PlugHost.RevitLoader.Tests.dll")
+fi
+
+echo "== NUnit"
+export PLUGHOST_REPO="$repo"
+# -noshadow: the tests must run from $out, where the native library lies beside PlugHost.dll.
+status=0
+(cd "$out" && nunit-console -nologo -noshadow -labels -xml=TestResult.xml "${assemblies[@]##*/}") > "$out/nunit.log" 2>&1 || status=$?
+grep -v '^\*\*\*\*\* ' "$out/nunit.log" | sed -n '/^Tests run:/,$p'
+if [ "$status" -ne 0 ]; then
+    echo "NUnit failed (exit $status); full log: $out/nunit.log" >&2
+    exit "$status"
+fi
+echo "C# tests passed"
