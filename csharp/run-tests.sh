@@ -69,6 +69,17 @@ if [ -d csharp/RevitLoader ]; then
     assemblies+=("$out/PlugHost.RevitLoader.Tests.dll")
 fi
 
+echo "== the README's C# example (examples/csharp/HostExample.cs)"
+csc -target:exe -out:"$out/HostExample.exe" -r:"$out/PlugHost.dll" examples/csharp/HostExample.cs
+example_output="$(cd "$out" && mono HostExample.exe "$repo/target/fixtures/release/libcounter.so")"
+echo "$example_output"
+for expected in "version: 1.0.0" "increment 5: 5" "reloaded: generation 2, value kept: 5" "fail: failure requested by the caller" "health: Healthy"; do
+    if ! grep -qF "$expected" <<<"$example_output"; then
+        echo "the C# example did not print \"$expected\"" >&2
+        exit 1
+    fi
+done
+
 echo "== NUnit"
 export PLUGHOST_REPO="$repo"
 # -noshadow: the tests must run from $out, where the native library lies beside PlugHost.dll.
