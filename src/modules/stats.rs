@@ -1,13 +1,28 @@
 //! Counters for health: per module (loads, reloads, unloads, durations, failures) and per command
 //! (calls, failures, latency histogram with percentiles).
+//!
+//! Recording a call is on the hot path of every execute, so it takes no lock and reads the clock
+//! only for the calls it times: the per-command table is an open-addressing table whose slots are
+//! filled once (under a mutex, the first time a name is seen) and only read afterwards, and the
+//! latency histogram holds every call of a command up to [`ALWAYS_TIMED`] calls, then a random
+//! sample of one call in [`SAMPLE_EVERY`] per thread (reading the clock twice costs more than the
+//! rest of the bookkeeping). Call and failure counts are exact; percentiles come from the sample.
 
-use parking_lot::{Mutex, RwLock};
-use std::collections::HashMap;
+use parking_lot::Mutex;
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// Distinct command names tracked per module; further names are counted under `(other)`.
 const MAX_TRACKED_COMMANDS: usize = 256;
+/// Slots of the command table: a power of two, more than twice the names it can hold, so probe
+/// sequences stay short and an empty slot always ends them.
+const TABLE_SLOTS: usize = 1024;
+/// Calls of a command that are all timed before sampling starts.
+const ALWAYS_TIMED: u64 = 1024;
+/// After [`ALWAYS_TIMED`] calls, one call in this many (chosen at random) is timed.
+const SAMPLE_EVERY: u32 = 16;
 /// Sub-buckets per power of two in the latency histogram (resolution ~19%).
 const SUB_BUCKETS: usize = 4;
 const BUCKETS: usize = 64 * SUB_BUCKETS;
@@ -77,15 +92,63 @@ pub struct CommandStats {
     latency: Histogram,
 }
 
+thread_local! {
+    /// This thread's sampling state (xorshift32; never 0).
+    static SAMPLER: Cell<u32> = Cell::new({
+        let seed = std::collections::hash_map::RandomState::new();
+        (std::hash::BuildHasher::hash_one(&seed, std::thread::current().id()) as u32) | 1
+    });
+}
+
+/// One pseudo-random draw per call: true one time in [`SAMPLE_EVERY`].
+#[inline]
+fn sample_now() -> bool {
+    SAMPLER.with(|state| {
+        let mut x = state.get();
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        state.set(x);
+        x % SAMPLE_EVERY == 0
+    })
+}
+
 impl CommandStats {
+    /// Whether to time the next call: every call at first, then a random sample.
     #[inline]
-    fn record(&self, latency: Duration, ok: bool) {
+    pub fn time_next_call(&self) -> bool {
+        self.calls.load(Ordering::Relaxed) < ALWAYS_TIMED || sample_now()
+    }
+
+    /// Count a call, and add its latency to the histogram if it was timed.
+    #[inline]
+    pub fn record(&self, latency: Option<Duration>, ok: bool) {
         self.calls.fetch_add(1, Ordering::Relaxed);
         if !ok {
             self.failures.fetch_add(1, Ordering::Relaxed);
         }
-        self.latency.record(latency);
+        if let Some(latency) = latency {
+            self.latency.record(latency);
+        }
     }
+}
+
+/// A tracked command: its name and counters, allocated when the name is first seen.
+struct Tracked {
+    name: Box<str>,
+    stats: CommandStats,
+}
+
+/// FNV-1a: command names are short, and the table holds at most [`MAX_TRACKED_COMMANDS`] + 1 of
+/// them, so even if every name collided a lookup would probe a bounded number of slots; a
+/// collision-resistant hash would cost more than it protects.
+#[inline]
+fn hash(name: &str) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in name.as_bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (h ^ (h >> 32)) as usize
 }
 
 /// A snapshot of one command for health.
@@ -97,7 +160,8 @@ pub struct CommandReport {
     pub calls: u64,
     /// Calls that returned an error.
     pub failures: u64,
-    /// Latency percentiles in microseconds (bucket upper bounds).
+    /// Latency percentiles in microseconds (bucket upper bounds), from every call of the first
+    /// 1,024, then from a random sample of one call in 16.
     pub p50_us: Option<f64>,
     /// 90th percentile.
     pub p90_us: Option<f64>,
@@ -106,7 +170,6 @@ pub struct CommandReport {
 }
 
 /// Counters of one module across its generations.
-#[derive(Default)]
 pub struct ModuleStats {
     /// Successful loads (1) plus successful reloads.
     pub loads: AtomicU64,
@@ -120,7 +183,25 @@ pub struct ModuleStats {
     pub execute_failures: AtomicU64,
     /// Durations of the last operations.
     pub last: Mutex<LastDurations>,
-    commands: RwLock<HashMap<Box<str>, CommandStats>>,
+    /// Open addressing with linear probing; a slot, once set, never changes.
+    commands: Box<[OnceLock<Box<Tracked>>]>,
+    /// Serialises filling slots; holds the number of names tracked.
+    tracked: Mutex<usize>,
+}
+
+impl Default for ModuleStats {
+    fn default() -> Self {
+        Self {
+            loads: AtomicU64::new(0),
+            reloads: AtomicU64::new(0),
+            reload_failures: AtomicU64::new(0),
+            unloads: AtomicU64::new(0),
+            execute_failures: AtomicU64::new(0),
+            last: Mutex::new(LastDurations::default()),
+            commands: (0..TABLE_SLOTS).map(|_| OnceLock::new()).collect(),
+            tracked: Mutex::new(0),
+        }
+    }
 }
 
 /// The last duration of each operation.
@@ -140,20 +221,59 @@ pub fn millis(d: Duration) -> f64 {
 }
 
 impl ModuleStats {
-    /// Record a call of `command` (`None` = an unknown command) that took `latency`.
+    /// The counters of `command` if it has been recorded before. Lock-free.
     #[inline]
-    pub fn record_call(&self, command: Option<&str>, latency: Duration, ok: bool) {
+    pub fn find(&self, command: &str) -> Option<&CommandStats> {
+        let mut i = hash(command) & (TABLE_SLOTS - 1);
+        loop {
+            match self.commands[i].get() {
+                Some(t) if *t.name == *command => return Some(&t.stats),
+                Some(_) => i = (i + 1) & (TABLE_SLOTS - 1),
+                None => return None,
+            }
+        }
+    }
+
+    /// The counters of `command`, tracking it if it is new (or `(other)` once the table is full).
+    fn find_or_track(&self, command: &str) -> &CommandStats {
+        if let Some(stats) = self.find(command) {
+            return stats;
+        }
+        let mut tracked = self.tracked.lock();
+        let name = if *tracked >= MAX_TRACKED_COMMANDS && self.find(command).is_none() { "(other)" } else { command };
+        let mut i = hash(name) & (TABLE_SLOTS - 1);
+        loop {
+            let slot = &self.commands[i];
+            match slot.get() {
+                Some(t) if *t.name == *name => return &t.stats,
+                Some(_) => i = (i + 1) & (TABLE_SLOTS - 1),
+                None => {
+                    *tracked += 1;
+                    let t =
+                        slot.get_or_init(|| Box::new(Tracked { name: name.into(), stats: CommandStats::default() }));
+                    return &t.stats;
+                }
+            }
+        }
+    }
+
+    /// Record a call of `command` (`None` = an unknown command); `latency` when it was timed.
+    /// `found` is what [`find`](Self::find) returned for the command before the call, if anything.
+    #[inline]
+    pub fn record_call(
+        &self,
+        found: Option<&CommandStats>,
+        command: Option<&str>,
+        latency: Option<Duration>,
+        ok: bool,
+    ) {
         if !ok {
             self.execute_failures.fetch_add(1, Ordering::Relaxed);
         }
-        let key = command.unwrap_or("(unknown)");
-        if let Some(stats) = self.commands.read().get(key) {
-            stats.record(latency, ok);
-            return;
+        match (found, command) {
+            (Some(stats), Some(_)) => stats.record(latency, ok),
+            _ => self.find_or_track(command.unwrap_or("(unknown)")).record(latency, ok),
         }
-        let mut commands = self.commands.write();
-        let key = if commands.len() >= MAX_TRACKED_COMMANDS && !commands.contains_key(key) { "(other)" } else { key };
-        commands.entry(key.into()).or_default().record(latency, ok);
     }
 
     /// Per-command snapshot, sorted by command.
@@ -161,8 +281,9 @@ impl ModuleStats {
         let us = |ns: Option<u64>| ns.map(|n| n as f64 / 1000.0);
         let mut out: Vec<CommandReport> = self
             .commands
-            .read()
             .iter()
+            .filter_map(OnceLock::get)
+            .map(|t| (&t.name, &t.stats))
             .map(|(name, s)| CommandReport {
                 command: name.to_string(),
                 calls: s.calls.load(Ordering::Relaxed),
@@ -212,13 +333,35 @@ mod tests {
     fn command_names_are_capped() {
         let s = ModuleStats::default();
         for i in 0..MAX_TRACKED_COMMANDS + 10 {
-            s.record_call(Some(&format!("c{i}")), Duration::from_nanos(10), true);
+            let name = format!("c{i}");
+            s.record_call(s.find(&name), Some(&name), Some(Duration::from_nanos(10)), true);
         }
-        s.record_call(None, Duration::from_nanos(10), false);
+        s.record_call(None, None, Some(Duration::from_nanos(10)), false);
         let commands = s.commands();
         assert_eq!(commands.len(), MAX_TRACKED_COMMANDS + 1);
         let other = commands.iter().find(|c| c.command == "(other)").unwrap();
         assert_eq!(other.calls, 11, "ten new names and the unknown command");
         assert_eq!(s.execute_failures.load(Ordering::Relaxed), 1);
+        assert!(s.find("c0").is_some() && s.find(&format!("c{MAX_TRACKED_COMMANDS}")).is_none());
+        assert_eq!(commands.iter().map(|c| c.calls).sum::<u64>(), MAX_TRACKED_COMMANDS as u64 + 11);
+    }
+
+    #[test]
+    fn calls_are_counted_exactly_and_timed_by_sample() {
+        let s = ModuleStats::default();
+        let calls = ALWAYS_TIMED + 64_000;
+        let mut timed = 0;
+        for _ in 0..calls {
+            let found = s.find("noop");
+            let time = found.is_none_or(CommandStats::time_next_call);
+            timed += u64::from(time);
+            s.record_call(found, Some("noop"), time.then(|| Duration::from_nanos(100)), true);
+        }
+        let noop = &s.commands()[0];
+        assert_eq!((noop.command.as_str(), noop.calls, noop.failures), ("noop", calls, 0));
+        let sampled = timed - ALWAYS_TIMED;
+        let expected = 64_000 / u64::from(SAMPLE_EVERY);
+        assert!(sampled > expected / 2 && sampled < expected * 2, "{sampled} calls sampled, about {expected} expected");
+        assert!(noop.p50_us.is_some());
     }
 }
