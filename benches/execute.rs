@@ -333,6 +333,19 @@ fn main() {
             })
             .case("Instant::now", None, || {
                 black_box(Instant::now());
+            })
+            .case("plughost_buffer_free(0)", None, || {
+                black_box(plughost_buffer_free(black_box(0)));
+            })
+            .case("plughost_module_execute, unknown id", None, {
+                let c = c.clone();
+                move || {
+                    let mut out: plughost_buffer = 0;
+                    // SAFETY: live host; valid pointers; the id is never issued, so the call fails early.
+                    black_box(unsafe {
+                        plughost_module_execute(c.handle, 7, NOOP.as_ptr(), NOOP.len(), std::ptr::null(), 0, &mut out)
+                    });
+                }
             });
         group.run();
     }

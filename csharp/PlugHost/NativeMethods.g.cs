@@ -168,8 +168,8 @@ namespace PlugHost.Native
         /// <summary>
         ///  Get a buffer's bytes: the pointer stays valid until the buffer is freed.
         ///
-        ///  Writes the address of the first byte to `out_data` and the length to `out_len`. An empty
-        ///  buffer gives a non-NULL pointer and length 0.
+        ///  Writes the address of the first byte to `out_data` and the length to `out_len`. The empty
+        ///  buffer 0 gives a non-NULL pointer and length 0.
         ///
         ///  Returns `PLUGHOST_ERR_INVALID_HANDLE` for a freed or unknown id, `PLUGHOST_ERR_NULL_ARGUMENT`
         ///  for a NULL out-pointer.
@@ -184,7 +184,7 @@ namespace PlugHost.Native
         internal static extern int plughost_buffer_data(ulong buffer, byte** out_data, System.UIntPtr* out_len);
 
         /// <summary>
-        ///  Free a buffer. 0 is a no-op returning `PLUGHOST_OK`; a freed or unknown id returns
+        ///  Free a buffer. 0 (the empty buffer) is a no-op returning `PLUGHOST_OK`; a freed or unknown id returns
         ///  `PLUGHOST_ERR_INVALID_HANDLE` and changes nothing.
         ///
         ///  Threads: any.
@@ -573,7 +573,9 @@ namespace PlugHost.Native
     ///  Every function taking a `const plughost_host*` may be called from any thread, concurrently.
     ///  After `plughost_host_free`, the pointer stays safe to pass: calls fail with
     ///  `PLUGHOST_ERR_INVALID_HANDLE` (a 16-byte tombstone is kept for this). A pointer that never came
-    ///  from `plughost_host_new` is undefined behaviour.
+    ///  from `plughost_host_new` is undefined behaviour. Each thread caches the host it called last, so
+    ///  the memory of a freed (stopped) host is released once every thread that called it has called
+    ///  plughost with another host, or has exited.
     /// </summary>
     [StructLayout(LayoutKind.Sequential)]
     internal unsafe partial struct plughost_host

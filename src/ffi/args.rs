@@ -6,6 +6,7 @@ use crate::error::{Error, ErrorKind, Result};
 ///
 /// # Safety
 /// A non-NULL `ptr` must be valid for `len` readable bytes for the lifetime `'a`.
+#[inline]
 pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize, what: &str) -> Result<&'a [u8]> {
     if ptr.is_null() {
         return if len == 0 {
@@ -25,6 +26,7 @@ pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize, what: &str) -> Result
 ///
 /// # Safety
 /// As [`bytes`].
+#[inline]
 pub(crate) unsafe fn text<'a>(ptr: *const u8, len: usize, what: &str) -> Result<&'a str> {
     // SAFETY: forwarded.
     let raw = unsafe { bytes(ptr, len, what)? };
@@ -35,6 +37,7 @@ pub(crate) unsafe fn text<'a>(ptr: *const u8, len: usize, what: &str) -> Result<
 ///
 /// # Safety
 /// As [`bytes`].
+#[inline]
 pub(crate) unsafe fn name<'a>(ptr: *const u8, len: usize, what: &str) -> Result<&'a str> {
     if ptr.is_null() {
         return Err(Error::new(ErrorKind::NullArgument, format!("{what} is NULL")));

@@ -3,7 +3,8 @@
 //!
 //! A buffer is a generation-checked 64-bit id, not a pointer, so a double free or a stale id is
 //! reported as `PLUGHOST_ERR_INVALID_HANDLE` instead of corrupting memory. Ids live in sharded
-//! tables; a thread keeps to one shard, so threads rarely contend.
+//! tables; a thread keeps to one shard, so threads rarely contend. Empty results are the id 0,
+//! which holds no bytes and needs no free, so a command without output costs no table entry.
 
 use super::args;
 use super::boundary::status;
@@ -11,7 +12,8 @@ use crate::error::{Error, ErrorKind, Result};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// A buffer id. 0 is never a valid buffer; `plughost_buffer_free(0)` does nothing.
+/// A buffer id. 0 is the empty buffer: plughost returns it for empty results; reading it gives
+/// length 0, and freeing it does nothing.
 pub type plughost_buffer = u64;
 
 const SHARDS: usize = 16;
@@ -51,8 +53,11 @@ fn stale(id: u64) -> Error {
     Error::new(ErrorKind::InvalidHandle, format!("buffer {id:#x} is freed or was never issued"))
 }
 
-/// Keep `data` and return its id.
+/// Keep `data` and return its id (0 for empty data).
 pub(crate) fn store(data: Vec<u8>) -> Result<plughost_buffer> {
+    if data.is_empty() {
+        return Ok(0);
+    }
     let shard_index = MY_SHARD.with(|s| *s);
     let mut shard = TABLE[shard_index].lock();
     let index = match shard.free.pop() {
@@ -85,8 +90,8 @@ pub(crate) unsafe fn store_into(out: *mut plughost_buffer, data: Vec<u8>) -> Res
 
 /// Get a buffer's bytes: the pointer stays valid until the buffer is freed.
 ///
-/// Writes the address of the first byte to `out_data` and the length to `out_len`. An empty
-/// buffer gives a non-NULL pointer and length 0.
+/// Writes the address of the first byte to `out_data` and the length to `out_len`. The empty
+/// buffer 0 gives a non-NULL pointer and length 0.
 ///
 /// Returns `PLUGHOST_ERR_INVALID_HANDLE` for a freed or unknown id, `PLUGHOST_ERR_NULL_ARGUMENT`
 /// for a NULL out-pointer.
@@ -105,6 +110,14 @@ pub unsafe extern "C" fn plughost_buffer_data(
     status(|| {
         let out_data = args::out(out_data, "out_data")?;
         let out_len = args::out(out_len, "out_len")?;
+        if buffer == 0 {
+            // SAFETY: both out-pointers were checked and are valid for writes.
+            unsafe {
+                args::write(out_data, std::ptr::NonNull::<u8>::dangling().as_ptr() as *const u8);
+                args::write(out_len, 0);
+            }
+            return Ok(());
+        }
         let (shard, index, generation) = decode(buffer).ok_or_else(|| stale(buffer))?;
         let table = TABLE[shard].lock();
         let data = table
@@ -113,8 +126,7 @@ pub unsafe extern "C" fn plughost_buffer_data(
             .filter(|s| s.generation == generation)
             .and_then(|s| s.data.as_ref())
             .ok_or_else(|| stale(buffer))?;
-        let pointer =
-            if data.is_empty() { std::ptr::NonNull::<u8>::dangling().as_ptr() as *const u8 } else { data.as_ptr() };
+        let pointer = data.as_ptr();
         // SAFETY: both out-pointers were checked and are valid for writes.
         unsafe {
             args::write(out_data, pointer);
@@ -124,7 +136,7 @@ pub unsafe extern "C" fn plughost_buffer_data(
     })
 }
 
-/// Free a buffer. 0 is a no-op returning `PLUGHOST_OK`; a freed or unknown id returns
+/// Free a buffer. 0 (the empty buffer) is a no-op returning `PLUGHOST_OK`; a freed or unknown id returns
 /// `PLUGHOST_ERR_INVALID_HANDLE` and changes nothing.
 ///
 /// Threads: any.
@@ -165,8 +177,13 @@ mod tests {
         assert_eq!(plughost_buffer_free(id), PLUGHOST_ERR_INVALID_HANDLE);
         // SAFETY: valid out-pointers.
         assert_eq!(unsafe { plughost_buffer_data(id, &mut ptr, &mut len) }, PLUGHOST_ERR_INVALID_HANDLE);
-        let reused = store(Vec::new()).unwrap();
+        let reused = store(b"x".to_vec()).unwrap();
         assert_ne!(reused, id, "a reused slot gets a new generation");
+        assert_eq!(store(Vec::new()).unwrap(), 0, "empty results are the empty buffer");
+        // SAFETY: valid out-pointers.
+        assert_eq!(unsafe { plughost_buffer_data(0, &mut ptr, &mut len) }, PLUGHOST_OK);
+        assert!(!ptr.is_null());
+        assert_eq!(len, 0);
         assert_eq!(plughost_buffer_free(0), PLUGHOST_OK);
         assert_eq!(plughost_buffer_free(u64::MAX), PLUGHOST_ERR_INVALID_HANDLE);
         // SAFETY: NULL out-pointer is reported, not written.

@@ -4,6 +4,7 @@
 use super::args;
 use super::boundary::{infallible, status};
 use super::buffer::{self, plughost_buffer};
+use super::host_cache;
 use super::user_data::{plughost_destroy_callback, UserData};
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::Host;
@@ -20,7 +21,9 @@ const FREED: u64 = 0x6672_6565_6420_2020; // "freed   "
 /// Every function taking a `const plughost_host*` may be called from any thread, concurrently.
 /// After `plughost_host_free`, the pointer stays safe to pass: calls fail with
 /// `PLUGHOST_ERR_INVALID_HANDLE` (a 16-byte tombstone is kept for this). A pointer that never came
-/// from `plughost_host_new` is undefined behaviour.
+/// from `plughost_host_new` is undefined behaviour. Each thread caches the host it called last, so
+/// the memory of a freed (stopped) host is released once every thread that called it has called
+/// plughost with another host, or has exited.
 pub struct plughost_host {
     magic: AtomicU64,
     host: ArcSwapOption<Host>,
@@ -45,12 +48,20 @@ pub type plughost_log_callback = Option<
 pub type plughost_pump_callback = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
 
 /// The live host behind a handle: derefs to [`Host`] and keeps it alive while held.
-pub(crate) struct LiveHost(Guard<Option<Arc<Host>>>);
+pub(crate) enum LiveHost {
+    /// Lent by this thread's cache (no atomic read-modify-write).
+    Cached(host_cache::Lent),
+    /// Loaded from the handle.
+    Loaded(Guard<Option<Arc<Host>>>),
+}
 
 impl std::ops::Deref for LiveHost {
     type Target = Host;
     fn deref(&self) -> &Host {
-        self.0.as_ref().expect("checked by live()")
+        match self {
+            LiveHost::Cached(lent) => lent,
+            LiveHost::Loaded(guard) => guard.as_ref().expect("checked by live()"),
+        }
     }
 }
 
@@ -58,14 +69,23 @@ impl std::ops::Deref for LiveHost {
 ///
 /// # Safety
 /// `host` must be NULL or a pointer returned by `plughost_host_new` (freed or not).
+#[inline]
 pub(crate) unsafe fn live(host: *const plughost_host) -> Result<LiveHost> {
     // SAFETY: the caller's contract; handles are never deallocated.
     let handle = unsafe { host.as_ref() }.ok_or_else(|| Error::new(ErrorKind::NullArgument, "host is NULL"))?;
-    let guard = handle.host.load();
-    if handle.magic.load(Ordering::Acquire) != LIVE || guard.is_none() {
-        return Err(Error::new(ErrorKind::InvalidHandle, "host is freed or not a plughost_host"));
+    let address = host as usize;
+    let freed = || Error::new(ErrorKind::InvalidHandle, "host is freed or not a plughost_host");
+    if handle.magic.load(Ordering::Acquire) != LIVE {
+        host_cache::forget(address);
+        return Err(freed());
     }
-    Ok(LiveHost(guard))
+    if let Some(lent) = host_cache::lend(address) {
+        return Ok(LiveHost::Cached(lent));
+    }
+    let guard = handle.host.load();
+    let Some(arc) = guard.as_ref() else { return Err(freed()) };
+    host_cache::keep(address, arc);
+    Ok(LiveHost::Loaded(guard))
 }
 
 /// Create and start a host from a JSON configuration (a `{"PlugHost": {...}}` document; NULL or
@@ -119,6 +139,7 @@ pub unsafe extern "C" fn plughost_host_free(host: *mut plughost_host) {
         if let Some(host) = handle.host.swap(None) {
             host.stop();
         }
+        host_cache::forget(host as usize);
     })
 }
 

@@ -32,6 +32,8 @@ pub mod event;
 #[cfg(feature = "ffi")]
 pub mod host;
 #[cfg(feature = "ffi")]
+mod host_cache;
+#[cfg(feature = "ffi")]
 pub mod last_error;
 #[cfg(feature = "ffi")]
 pub mod module;

@@ -1,13 +1,14 @@
 //! One generation of a module: the library loaded from its shadow copy, the checked table, the
-//! instance, and the counters that make swapping safe.
+//! instance, and its admission state.
 //!
-//! The swap protocol: a caller increments `in_flight`, then reads `retired`; the swapper sets
-//! `retired`, then waits for `in_flight` to reach zero. Both sides use SeqCst, so either the caller
-//! sees `retired` (and goes to the new generation without touching this one) or the swapper sees
-//! the call and waits for it. A generation whose state is being restored is not yet `ready`:
-//! callers wait at its gate instead of seeing a half-initialised module.
+//! Which callers use a generation, and when none does any more, is tracked by the slot (see
+//! `current.rs`). The generation itself says whether a caller that reached it may call it: not
+//! while its state is being restored (`ready` is false: callers wait at its gate instead of seeing
+//! a half-initialised module), and not once it is `retired` (callers go back to the slot).
 
 use super::shadow::ShadowCopy;
+use super::stats::ModuleStats;
+use super::ModuleId;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ffi::host_table::{HostTable, OutputSink};
 use crate::ffi::module_abi::*;
@@ -16,7 +17,7 @@ use crate::platform;
 use parking_lot::{Condvar, Mutex};
 use std::ffi::{c_void, CStr};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,18 +28,22 @@ unsafe impl Send for Instance {}
 // SAFETY: as above; execute is documented to run concurrently.
 unsafe impl Sync for Instance {}
 
-/// What a caller found when it tried to enter a generation.
-pub(crate) enum Entry {
-    /// Entered: call, then [`Generation::leave`].
-    Entered,
-    /// Retired: go to the module's current generation instead.
+/// Whether a caller that reached a generation may call it.
+pub(crate) enum Admission {
+    /// Call it.
+    Open,
+    /// Retired: go back to the slot's published generation.
     Retired,
-    /// Not ready yet: wait at the gate, then try again.
-    NotReady,
+    /// Its state is being restored: wait at its gate, then try again.
+    Gated,
 }
 
 /// A loaded, initialised generation.
 pub(crate) struct Generation {
+    /// The module this generation belongs to.
+    pub module: ModuleId,
+    /// The module's statistics, shared by all its generations.
+    pub stats: Arc<ModuleStats>,
     /// 1 for the first load of a module, then one more per reload.
     pub number: u64,
     /// The module's name from its table.
@@ -58,7 +63,6 @@ pub(crate) struct Generation {
     save_fn: Option<SaveStateFn>,
     restore_fn: Option<RestoreStateFn>,
     _host_table: HostTable,
-    in_flight: AtomicUsize,
     retired: AtomicBool,
     ready: AtomicBool,
     gate: Mutex<()>,
@@ -105,7 +109,14 @@ fn call_error(name: &str, code: i32, sink: OutputSink, command: Option<&str>) ->
 
 impl Generation {
     /// Load the shadow copy, check the handshake, and init the module.
-    pub fn open(number: u64, source: PathBuf, shadow: ShadowCopy, shared: Arc<HostShared>) -> Result<Generation> {
+    pub fn open(
+        module: ModuleId,
+        stats: Arc<ModuleStats>,
+        number: u64,
+        source: PathBuf,
+        shadow: ShadowCopy,
+        shared: Arc<HostShared>,
+    ) -> Result<Generation> {
         let started = Instant::now();
         platform::check_image(&shadow.file).map_err(|e| {
             Error::new(ErrorKind::ModuleNotLoadable, format!("{} is not a loadable library: {e}", source.display()))
@@ -162,6 +173,8 @@ impl Generation {
             return Err(Error::new(ErrorKind::ModuleInitFailed, format!("init of module \"{name}\" {kind}: {reason}")));
         }
         Ok(Generation {
+            module,
+            stats,
             number,
             name,
             version,
@@ -175,7 +188,6 @@ impl Generation {
             save_fn: table.save_state,
             restore_fn: table.restore_state,
             _host_table: host_table,
-            in_flight: AtomicUsize::new(0),
             retired: AtomicBool::new(false),
             ready: AtomicBool::new(true),
             gate: Mutex::new(()),
@@ -184,30 +196,16 @@ impl Generation {
         })
     }
 
-    /// Try to enter for a call.
+    /// Whether a caller may call this generation now.
     #[inline]
-    pub fn enter(&self) -> Entry {
-        self.in_flight.fetch_add(1, Ordering::SeqCst);
-        if self.retired.load(Ordering::SeqCst) {
-            self.leave();
-            return Entry::Retired;
+    pub fn admission(&self) -> Admission {
+        if !self.ready.load(Ordering::SeqCst) {
+            Admission::Gated
+        } else if self.retired.load(Ordering::SeqCst) {
+            Admission::Retired
+        } else {
+            Admission::Open
         }
-        if !self.ready.load(Ordering::Acquire) {
-            self.leave();
-            return Entry::NotReady;
-        }
-        Entry::Entered
-    }
-
-    /// Leave after a call.
-    #[inline]
-    pub fn leave(&self) {
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
-    }
-
-    /// Calls in flight now.
-    pub fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::SeqCst)
     }
 
     /// Stop new calls from entering.
@@ -251,27 +249,7 @@ impl Generation {
         }
     }
 
-    /// Wait for in-flight calls to finish, at most `timeout`, running `while_waiting` between
-    /// checks. Returns whether the generation drained.
-    pub fn drain(&self, timeout: Duration, while_waiting: &dyn Fn()) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut spins = 0u32;
-        while self.in_flight() != 0 {
-            if Instant::now() >= deadline {
-                return false;
-            }
-            while_waiting();
-            if spins < 64 {
-                spins += 1;
-                std::thread::yield_now();
-            } else {
-                std::thread::sleep(Duration::from_micros(50));
-            }
-        }
-        true
-    }
-
-    /// Run a command. The caller has entered.
+    /// Run a command. The caller holds a claim on this generation and was admitted.
     #[inline]
     pub fn execute(&self, command: &str, input: &[u8]) -> Result<Vec<u8>> {
         let mut sink = OutputSink::default();

@@ -10,6 +10,7 @@
 //! holds thread-local values with destructors) or that did not drain in time are *retained*: they
 //! are reported in health, re-checked by housekeeping, and capped by `MaxPinnedGenerations`.
 
+mod current;
 mod generation;
 mod report;
 pub mod shadow;
@@ -22,8 +23,9 @@ pub use stats::{CommandReport, LastDurations};
 use crate::config::ModulesConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::HostShared;
-use arc_swap::{ArcSwap, ArcSwapOption};
-use generation::{Entry, Generation};
+use arc_swap::ArcSwapOption;
+use current::Current;
+use generation::{Admission, Generation};
 use parking_lot::Mutex;
 use stats::{millis, ModuleStats};
 use std::path::Path;
@@ -47,25 +49,27 @@ impl ModuleId {
     }
 }
 
+/// A slot of the module table. `current` is read by every call; `entry` only by operations.
 struct Slot {
     epoch: AtomicU32,
     entry: ArcSwapOption<ModuleEntry>,
+    current: Current,
 }
 
 struct ModuleEntry {
     id: ModuleId,
-    current: ArcSwap<Generation>,
     closed: AtomicBool,
     operation: Mutex<()>,
-    stats: ModuleStats,
+    stats: Arc<ModuleStats>,
     next_number: AtomicU64,
 }
 
 /// Why an old generation is still around.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum RetainReason {
-    /// Calls were still in flight when the unload timeout passed.
-    Draining,
+    /// Calls were still in flight when the unload timeout passed; they are counted on this
+    /// parity of this slot's readers.
+    Draining { slot: usize, parity: usize },
     /// Closed, but the shadow file is still mapped (or the platform cannot tell).
     Pinned,
 }
@@ -100,7 +104,7 @@ impl ModuleManager {
             config: config.clone(),
             shared,
             slots: (0..config.max_modules)
-                .map(|_| Slot { epoch: AtomicU32::new(0), entry: ArcSwapOption::empty() })
+                .map(|_| Slot { epoch: AtomicU32::new(0), entry: ArcSwapOption::empty(), current: Current::default() })
                 .collect(),
             allocation: Mutex::new(()),
             retained: Mutex::new(Vec::new()),
@@ -117,10 +121,14 @@ impl ModuleManager {
         self.shared.services.main_thread().pump_if_current();
     }
 
-    fn entry(&self, id: ModuleId) -> Result<Arc<ModuleEntry>> {
-        let slot = id.index().and_then(|i| self.slots.get(i)).ok_or_else(|| stale(id))?;
+    fn slot(&self, id: ModuleId) -> Result<&Slot> {
+        id.index().and_then(|i| self.slots.get(i)).ok_or_else(|| stale(id))
+    }
+
+    fn entry(&self, id: ModuleId) -> Result<(&Slot, Arc<ModuleEntry>)> {
+        let slot = self.slot(id)?;
         match slot.entry.load_full() {
-            Some(entry) if entry.id == id && !entry.closed.load(Ordering::SeqCst) => Ok(entry),
+            Some(entry) if entry.id == id && !entry.closed.load(Ordering::SeqCst) => Ok((slot, entry)),
             _ => Err(stale(id)),
         }
     }
@@ -141,18 +149,21 @@ impl ModuleManager {
     }
 
     /// Copy `source` into a shadow folder and open it as generation `number`.
-    fn open_generation(&self, number: u64, source: &Path) -> Result<Generation> {
+    fn open_generation(&self, owner: (ModuleId, &Arc<ModuleStats>), number: u64, source: &Path) -> Result<Generation> {
         let trust = &self.trust;
         let copy = shadow::create(&self.config.shadow_directory, source, self.config.copy_dependencies, |sibling| {
             trust.check(sibling).is_ok()
         })?;
         let dir = copy.dir.clone();
         let file = copy.file.clone();
-        Generation::open(number, source.to_owned(), copy, self.shared.clone()).inspect_err(|_| {
-            if crate::platform::is_mapped(&file) != Some(true) {
-                shadow::remove(&dir);
-            }
-        })
+        let (module, stats) = owner;
+        Generation::open(module, stats.clone(), number, source.to_owned(), copy, self.shared.clone()).inspect_err(
+            |_| {
+                if crate::platform::is_mapped(&file) != Some(true) {
+                    shadow::remove(&dir);
+                }
+            },
+        )
     }
 
     /// Load the module at `path` and return its id.
@@ -164,74 +175,90 @@ impl ModuleManager {
         self.reap();
         self.check_pinned_limit()?;
         let _allocation = self.allocation.lock();
-        let (index, slot) = self.slots.iter().enumerate().find(|(_, s)| s.entry.load().is_none()).ok_or_else(|| {
+        // A slot whose last module's calls have not all left yet is not reused.
+        let free = |s: &&Slot| s.entry.load().is_none() && s.current.is_idle();
+        let (index, slot) = self.slots.iter().enumerate().find(|(_, s)| free(s)).ok_or_else(|| {
             Error::new(ErrorKind::LimitReached, format!("all {} module slots are in use", self.slots.len()))
         })?;
-        let generation = self.open_generation(1, &source).inspect_err(|e| {
-            tracing::warn!(path = %source.display(), error = %e, "module load failed");
-        })?;
+        // The epoch moves on even if the load fails: ids are never handed out twice.
         let epoch = slot.epoch.fetch_add(1, Ordering::SeqCst).wrapping_add(1).max(1);
         let id = ModuleId::new(index, epoch);
+        let stats = Arc::new(ModuleStats::default());
+        let generation = self.open_generation((id, &stats), 1, &source).inspect_err(|e| {
+            tracing::warn!(path = %source.display(), error = %e, "module load failed");
+        })?;
         tracing::info!(module = %generation.name, version = %generation.version, id = id.0,
             ms = millis(generation.load_duration), "module loaded");
-        let stats = ModuleStats::default();
         stats.loads.fetch_add(1, Ordering::Relaxed);
         stats.last.lock().load_ms = Some(millis(generation.load_duration));
         let entry = ModuleEntry {
             id,
-            current: ArcSwap::from_pointee(generation),
             closed: AtomicBool::new(false),
             operation: Mutex::new(()),
             stats,
             next_number: AtomicU64::new(2),
         };
+        let generation = Arc::new(generation);
+        if let Err(busy) = slot.current.replace(Some(generation.clone()), self.config.unload_timeout, &|| self.pump()) {
+            // Unreachable: the slot was idle and this thread holds the allocation lock.
+            self.finish(generation);
+            return Err(Error::new(ErrorKind::LimitReached, format!("slot busy with {} call(s)", busy.readers)));
+        }
         slot.entry.store(Some(Arc::new(entry)));
         Ok(id)
     }
 
     /// Run `command` of module `id` on `input`, on the calling thread.
+    ///
+    /// The path every call takes: the slot's reader count up, a load of the published generation
+    /// (which carries its module id, so a reused slot is detected), the call, the count down, and
+    /// the command's counters. See `current.rs` for why this is safe against a concurrent swap.
     #[inline]
     pub fn execute(&self, id: ModuleId, command: &str, input: &[u8]) -> Result<Vec<u8>> {
-        let slot = id.index().and_then(|i| self.slots.get(i)).ok_or_else(|| stale(id))?;
-        let guard = slot.entry.load();
-        let entry = match guard.as_ref() {
-            Some(entry) if entry.id == id => entry,
-            _ => return Err(stale(id)),
-        };
-        // Reading the clock twice costs more than the rest of the bookkeeping, so only the calls
-        // the command's statistics sample are timed (see `stats`).
-        let command_stats = entry.stats.find(command);
-        let started = command_stats.is_none_or(stats::CommandStats::time_next_call).then(Instant::now);
-        let result = loop {
-            let generation = entry.current.load();
-            match generation.enter() {
-                Entry::Entered => {
+        let slot = self.slot(id)?;
+        loop {
+            let reader = slot.current.enter();
+            let generation = match reader.generation() {
+                Some(generation) if generation.module == id => generation,
+                // Unloaded (or the slot holds another module now).
+                _ => return Err(stale(id)),
+            };
+            match generation.admission() {
+                Admission::Open => {
+                    // Reading the clock twice costs more than the rest of the bookkeeping, so only
+                    // the calls the command's statistics sample are timed (see `stats`).
+                    let command_stats = generation.stats.find(command);
+                    let started = command_stats.is_none_or(stats::CommandStats::time_next_call).then(Instant::now);
                     let result = generation.execute(command, input);
-                    generation.leave();
-                    break result;
+                    let known = !matches!(&result, Err(e) if e.kind() == ErrorKind::ModuleUnknownCommand);
+                    let latency = started.map(|s| s.elapsed());
+                    generation.stats.record_call(command_stats, known.then_some(command), latency, result.is_ok());
+                    return result;
                 }
-                Entry::Retired if entry.closed.load(Ordering::SeqCst) => return Err(stale(id)),
-                Entry::Retired => std::hint::spin_loop(),
-                Entry::NotReady => generation.wait_ready(&|| self.pump()),
+                // Replaced by a rollback a moment ago: the slot already holds what comes next.
+                Admission::Retired => std::hint::spin_loop(),
+                // State is being handed to it: wait at its gate without holding the claim, so the
+                // swap can drain the old generation.
+                Admission::Gated => {
+                    let Some(gated) = reader.generation_arc() else { continue };
+                    drop(reader);
+                    gated.wait_ready(&|| self.pump());
+                }
             }
-        };
-        let known = !matches!(&result, Err(e) if e.kind() == ErrorKind::ModuleUnknownCommand);
-        let latency = started.map(|s| s.elapsed());
-        entry.stats.record_call(command_stats, known.then_some(command), latency, result.is_ok());
-        result
+        }
     }
 
     /// Reload module `id` from `path` (or from its current source when `None`). Returns the new
     /// generation number. On failure the old generation keeps serving, except for
     /// `ModuleDrainTimeout`, where the new generation serves and the old one is retained.
     pub fn reload(&self, id: ModuleId, path: Option<&Path>) -> Result<u64> {
-        let entry = self.entry(id)?;
+        let (slot, entry) = self.entry(id)?;
         let _operation = entry.operation.lock();
         if entry.closed.load(Ordering::SeqCst) {
             return Err(stale(id));
         }
         let started = Instant::now();
-        let result = self.swap(&entry, path);
+        let result = self.swap(slot, &entry, path);
         let elapsed = started.elapsed();
         match &result {
             Ok(number) => {
@@ -252,13 +279,13 @@ impl ModuleManager {
         result
     }
 
-    fn swap(&self, entry: &ModuleEntry, path: Option<&Path>) -> Result<u64> {
-        let old = entry.current.load_full();
+    fn swap(&self, slot: &Slot, entry: &ModuleEntry, path: Option<&Path>) -> Result<u64> {
+        let old = slot.current.get().ok_or_else(|| stale(entry.id))?;
         let source = self.trust.check(path.unwrap_or(&old.source))?;
         self.reap();
         self.check_pinned_limit()?;
         let number = entry.next_number.fetch_add(1, Ordering::Relaxed);
-        let new = Arc::new(self.open_generation(number, &source)?);
+        let new = Arc::new(self.open_generation((entry.id, &entry.stats), number, &source)?);
         if new.name != old.name {
             tracing::warn!(old = %old.name, new = %new.name, "reloaded module reports another name");
         }
@@ -266,13 +293,27 @@ impl ModuleManager {
         if hand_over {
             new.close_gate();
         }
-        entry.current.store(new.clone());
-        old.retire();
         let timeout = self.config.unload_timeout;
-        if !old.drain(timeout, &|| self.pump()) {
+        let index = entry.id.index().expect("a live id has an index");
+        let old_parity = match slot.current.replace(Some(new.clone()), timeout, &|| self.pump()) {
+            Ok((_, parity)) => parity,
+            Err(busy) => {
+                self.finish(new);
+                return Err(Error::new(
+                    ErrorKind::ModuleDrainTimeout,
+                    format!(
+                        "an earlier generation of \"{}\" still has {} call(s) in flight after {timeout:?}; \
+                         generation {} keeps serving",
+                        old.name, busy.readers, old.number
+                    ),
+                ));
+            }
+        };
+        old.retire();
+        if !slot.current.wait_drained(old_parity, timeout, &|| self.pump()) {
             new.open_gate();
-            let in_flight = old.in_flight();
-            self.retain(old.clone(), RetainReason::Draining);
+            let in_flight = slot.current.readers(old_parity);
+            self.retain(old.clone(), RetainReason::Draining { slot: index, parity: old_parity });
             return Err(Error::new(
                 ErrorKind::ModuleDrainTimeout,
                 format!(
@@ -285,20 +326,7 @@ impl ModuleManager {
         if hand_over {
             let transfer = old.save_state().and_then(|state| new.restore_state(&state, &old.version));
             if let Err(e) = transfer {
-                old.unretire();
-                entry.current.store(old.clone());
-                new.retire();
-                new.open_gate();
-                new.drain(timeout, &|| self.pump());
-                self.finish(new);
-                return Err(Error::new(
-                    ErrorKind::ModuleStateTransfer,
-                    format!(
-                        "state hand-over to generation {number} failed ({}); generation {} keeps serving",
-                        e.message(),
-                        old.number
-                    ),
-                ));
+                return Err(self.roll_back(slot, index, old, new, number, e));
             }
             new.open_gate();
         }
@@ -306,27 +334,85 @@ impl ModuleManager {
         Ok(number)
     }
 
+    /// Put `old` back after `new` failed to take its state. Callers waiting at the new
+    /// generation's gate see it retired and go back to the old one, which has served no call since
+    /// it drained.
+    fn roll_back(
+        &self,
+        slot: &Slot,
+        index: usize,
+        old: Arc<Generation>,
+        new: Arc<Generation>,
+        number: u64,
+        e: Error,
+    ) -> Error {
+        let timeout = self.config.unload_timeout;
+        new.retire();
+        old.unretire();
+        let rolled_back = slot.current.replace(Some(old.clone()), timeout, &|| self.pump());
+        new.open_gate();
+        match rolled_back {
+            Ok((_, new_parity)) if slot.current.wait_drained(new_parity, timeout, &|| self.pump()) => {
+                self.finish(new);
+            }
+            Ok((_, new_parity)) => self.retain(new, RetainReason::Draining { slot: index, parity: new_parity }),
+            // A straggler still counted on the old generation's parity: the new generation stays
+            // published and serves without the state.
+            Err(_) => {
+                new.unretire();
+                return Error::new(
+                    ErrorKind::ModuleStateTransfer,
+                    format!(
+                        "state hand-over to generation {number} failed ({}); it serves without that state",
+                        e.message()
+                    ),
+                );
+            }
+        }
+        Error::new(
+            ErrorKind::ModuleStateTransfer,
+            format!(
+                "state hand-over to generation {number} failed ({}); generation {} keeps serving",
+                e.message(),
+                old.number
+            ),
+        )
+    }
+
     /// Unload module `id`: its id goes stale at once, in-flight calls drain (up to the unload
     /// timeout), then the module shuts down and its library is closed and checked.
     pub fn unload(&self, id: ModuleId) -> Result<()> {
-        let entry = self.entry(id)?;
+        let (slot, entry) = self.entry(id)?;
         let _operation = entry.operation.lock();
         if entry.closed.swap(true, Ordering::SeqCst) {
             return Err(stale(id));
         }
         let started = Instant::now();
-        if let Some(slot) = id.index().and_then(|i| self.slots.get(i)) {
-            slot.entry.rcu(|current| match current {
-                Some(e) if e.id == id => None,
-                other => other.clone(),
-            });
-        }
-        let generation = entry.current.load_full();
+        let timeout = self.config.unload_timeout;
+        let index = id.index().expect("a live id has an index");
+        // Operations on this entry are serialised by `operation`, so the slot still holds it.
+        let (generation, parity) = match slot.current.replace(None, timeout, &|| self.pump()) {
+            Ok((Some(generation), parity)) => (generation, parity),
+            Ok((None, _)) => return Err(stale(id)),
+            Err(busy) => {
+                entry.closed.store(false, Ordering::SeqCst);
+                return Err(Error::new(
+                    ErrorKind::ModuleDrainTimeout,
+                    format!(
+                        "an earlier generation of module {:#x} still has {} call(s) in flight after {timeout:?}; \
+                         the module stays loaded",
+                        id.0, busy.readers
+                    ),
+                ));
+            }
+        };
+        slot.entry.store(None);
         generation.retire();
         entry.stats.unloads.fetch_add(1, Ordering::Relaxed);
-        if !generation.drain(self.config.unload_timeout, &|| self.pump()) {
-            let in_flight = generation.in_flight();
-            self.retain(generation, RetainReason::Draining);
+        if !slot.current.wait_drained(parity, timeout, &|| self.pump()) {
+            let in_flight = slot.current.readers(parity);
+            self.retain(generation, RetainReason::Draining { slot: index, parity });
+
             return Err(Error::new(
                 ErrorKind::ModuleDrainTimeout,
                 format!(
@@ -371,7 +457,7 @@ impl ModuleManager {
         let mut keep = Vec::new();
         for r in candidates {
             match r.reason {
-                RetainReason::Draining if r.generation.in_flight() == 0 => {
+                RetainReason::Draining { slot, parity } if self.slots[slot].current.readers(parity) == 0 => {
                     if r.generation.shutdown_and_close() == Some(false) {
                         shadow::remove(&r.generation.shadow.dir);
                     } else {

@@ -21,7 +21,7 @@ pub struct ModuleReport {
     pub source: String,
     /// The shadow folder it runs from.
     pub shadow_dir: String,
-    /// Calls in flight now.
+    /// Calls in flight now (on every generation of the module's slot).
     pub in_flight: usize,
     /// Successful loads plus reloads.
     pub loads: u64,
@@ -64,9 +64,8 @@ impl ModuleManager {
         let modules = self
             .slots
             .iter()
-            .filter_map(|slot| slot.entry.load_full())
-            .map(|entry| {
-                let generation = entry.current.load_full();
+            .filter_map(|slot| Some((slot, slot.entry.load_full()?, slot.current.get()?)))
+            .map(|(slot, entry, generation)| {
                 let s = &entry.stats;
                 ModuleReport {
                     id: entry.id.0,
@@ -76,7 +75,7 @@ impl ModuleManager {
                     state: if generation.is_ready() { "serving" } else { "swapping" },
                     source: generation.source.display().to_string(),
                     shadow_dir: generation.shadow.dir.display().to_string(),
-                    in_flight: generation.in_flight(),
+                    in_flight: slot.current.in_flight(),
                     loads: s.loads.load(Ordering::Relaxed),
                     reloads: s.reloads.load(Ordering::Relaxed),
                     reload_failures: s.reload_failures.load(Ordering::Relaxed),
@@ -96,10 +95,13 @@ impl ModuleManager {
                 version: r.generation.version.clone(),
                 generation: r.generation.number,
                 reason: match r.reason {
-                    RetainReason::Draining => "draining",
+                    RetainReason::Draining { .. } => "draining",
                     RetainReason::Pinned => "pinned",
                 },
-                in_flight: r.generation.in_flight(),
+                in_flight: match r.reason {
+                    RetainReason::Draining { slot, parity } => self.slots[slot].current.readers(parity),
+                    RetainReason::Pinned => 0,
+                },
                 shadow_dir: r.generation.shadow.dir.display().to_string(),
                 seconds: r.since.elapsed().as_secs_f64(),
             })

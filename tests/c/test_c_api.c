@@ -877,7 +877,11 @@ static void test_buffers(void) {
     CHECK(untouched_len == 12345 && strcmp((const char *)untouched, "sentinel") == 0);
     CHECK_STATUS(plughost_buffer_free(buffer), PLUGHOST_ERR_INVALID_HANDLE); /* double free */
     CHECK_OK(plughost_buffer_free(0));
-    CHECK_STATUS(plughost_buffer_data(0, &data, &len), PLUGHOST_ERR_INVALID_HANDLE);
+    /* 0 is the empty buffer: readable, length 0, a non-NULL pointer. */
+    data = NULL;
+    len = 99;
+    CHECK_OK(plughost_buffer_data(0, &data, &len));
+    CHECK(data != NULL && len == 0);
     CHECK_STATUS(plughost_buffer_free(RANDOM_ID), PLUGHOST_ERR_INVALID_HANDLE);
     CHECK_STATUS(plughost_buffer_data(RANDOM_ID, &data, &len), PLUGHOST_ERR_INVALID_HANDLE);
     CHECK_STATUS(plughost_buffer_free(UINT64_MAX), PLUGHOST_ERR_INVALID_HANDLE);
@@ -889,10 +893,11 @@ static void test_buffers(void) {
     CHECK(next != buffer);
     CHECK_STATUS(plughost_buffer_free(buffer), PLUGHOST_ERR_INVALID_HANDLE);
 
-    /* An empty buffer: a non-NULL pointer and length 0. */
-    plughost_buffer empty = 0;
+    /* An empty result is the empty buffer 0: a non-NULL pointer and length 0. */
+    plughost_buffer empty = 12345;
     CHECK_OK(plughost_storage_set(host, STR("empty"), NULL, 0));
     CHECK_OK(plughost_storage_get(host, STR("empty"), &empty));
+    CHECK(empty == 0);
     data = NULL;
     len = 99;
     CHECK_OK(plughost_buffer_data(empty, &data, &len));
