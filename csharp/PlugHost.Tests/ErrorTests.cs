@@ -196,39 +196,15 @@ namespace PlugHost.Tests
         {
             using (var host = new Host(sandbox.Config("\"MaxModules\": 1", "\"Services\": {\"MainThreadCallTimeoutMs\": 100}")))
             {
-                Exception offMain = null;
-                var t = new Thread(() =>
-                {
-                    try
-                    {
-                        host.Pump();
-                    }
-                    catch (Exception e)
-                    {
-                        offMain = e;
-                    }
-                });
-                t.Start();
-                t.Join();
-                Assert.IsInstanceOf<WrongThreadException>(offMain);
+                OtherThread offMain = OtherThread.Start(() => host.Pump());
+                offMain.Join();
+                Assert.IsInstanceOf<WrongThreadException>(offMain.Error);
                 Assert.AreEqual(0, host.Pump(), "the creating thread is main");
 
                 host.RegisterService("ui.ask", b => b, true);
-                Exception waited = null;
-                var caller = new Thread(() =>
-                {
-                    try
-                    {
-                        host.CallService("ui.ask", null);
-                    }
-                    catch (Exception e)
-                    {
-                        waited = e;
-                    }
-                });
-                caller.Start();
+                OtherThread caller = OtherThread.Start(() => host.CallService("ui.ask", null));
                 caller.Join();
-                Assert.IsInstanceOf<PlugHostTimeoutException>(waited, "never pumped");
+                Assert.IsInstanceOf<PlugHostTimeoutException>(caller.Error, "never pumped");
 
                 string path = sandbox.Install(Fixtures.Greeter, "greeter");
                 host.LoadModule(path);
@@ -242,23 +218,11 @@ namespace PlugHost.Tests
         {
             var host = new Host(sandbox.Config());
             host.RegisterService("ui.ask", b => b, true);
-            Exception waited = null;
-            var caller = new Thread(() =>
-            {
-                try
-                {
-                    host.CallService("ui.ask", null);
-                }
-                catch (Exception e)
-                {
-                    waited = e;
-                }
-            });
-            caller.Start();
+            OtherThread caller = OtherThread.Start(() => host.CallService("ui.ask", null));
             Wait.Until(() => host.Health().MainThreadPending == 1, "the call to queue");
             host.Dispose();
             Assert.IsTrue(caller.Join(5000));
-            Assert.IsInstanceOf<HostStoppedException>(waited);
+            Assert.IsInstanceOf<HostStoppedException>(caller.Error);
         }
 
         [Test]

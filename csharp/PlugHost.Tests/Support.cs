@@ -130,6 +130,47 @@ namespace PlugHost.Tests
         }
     }
 
+    /// <summary>An action run on a thread of its own, keeping what it threw.</summary>
+    public sealed class OtherThread
+    {
+        private readonly Thread thread;
+
+        private OtherThread(Action action)
+        {
+            thread = new Thread(() =>
+            {
+                try
+                {
+                    action();
+                }
+                catch (Exception e)
+                {
+                    Error = e;
+                }
+            });
+        }
+
+        /// <summary>What the action threw (null if nothing); read it after a join.</summary>
+        public Exception Error { get; private set; }
+
+        public static OtherThread Start(Action action)
+        {
+            var started = new OtherThread(action);
+            started.thread.Start();
+            return started;
+        }
+
+        public void Join()
+        {
+            thread.Join();
+        }
+
+        public bool Join(int timeoutMs)
+        {
+            return thread.Join(timeoutMs);
+        }
+    }
+
     public static class Wait
     {
         /// <summary>Wait until <paramref name="condition"/> holds, or fail after <paramref name="timeoutMs"/>.</summary>

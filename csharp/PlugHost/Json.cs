@@ -201,6 +201,38 @@ namespace PlugHost
                 Position += word.Length;
             }
 
+            // At an object's or array's opening bracket: step over it; true if the container is empty
+            // (its closing bracket is then consumed too).
+            private bool Open(char close)
+            {
+                Position++;
+                SkipSpace();
+                if (Peek() == close)
+                {
+                    Position++;
+                    return true;
+                }
+                return false;
+            }
+
+            // After a member or item: true at the closing bracket, false after a comma (another follows).
+            private bool Closes(char close)
+            {
+                SkipSpace();
+                char next = Peek();
+                Position++;
+                if (next == close)
+                {
+                    return true;
+                }
+                if (next != ',')
+                {
+                    Position--;
+                    throw Error("expected ',' or '" + close + "'");
+                }
+                return false;
+            }
+
             internal JsonValue Value(int depth)
             {
                 if (depth > MaxDepth)
@@ -214,14 +246,11 @@ namespace PlugHost
                 {
                     case '{':
                         value = new JsonValue(JsonKind.Object, null);
-                        Position++;
-                        SkipSpace();
-                        if (Peek() == '}')
+                        if (Open('}'))
                         {
-                            Position++;
                             break;
                         }
-                        while (true)
+                        do
                         {
                             SkipSpace();
                             if (Peek() != '"')
@@ -233,46 +262,21 @@ namespace PlugHost
                             Expect(":");
                             SkipSpace();
                             value.members.Add(new KeyValuePair<string, JsonValue>(name, Value(depth + 1)));
-                            SkipSpace();
-                            char next = Peek();
-                            Position++;
-                            if (next == '}')
-                            {
-                                break;
-                            }
-                            if (next != ',')
-                            {
-                                Position--;
-                                throw Error("expected ',' or '}'");
-                            }
                         }
+                        while (!Closes('}'));
                         break;
                     case '[':
                         value = new JsonValue(JsonKind.Array, null);
-                        Position++;
-                        SkipSpace();
-                        if (Peek() == ']')
+                        if (Open(']'))
                         {
-                            Position++;
                             break;
                         }
-                        while (true)
+                        do
                         {
                             SkipSpace();
                             value.items.Add(Value(depth + 1));
-                            SkipSpace();
-                            char next = Peek();
-                            Position++;
-                            if (next == ']')
-                            {
-                                break;
-                            }
-                            if (next != ',')
-                            {
-                                Position--;
-                                throw Error("expected ',' or ']'");
-                            }
                         }
+                        while (!Closes(']'));
                         break;
                     case '"':
                         value = new JsonValue(JsonKind.String, null);
@@ -305,6 +309,17 @@ namespace PlugHost
                 return c >= '0' && c <= '9';
             }
 
+            // Step over a run of decimal digits; returns how many there were.
+            private int SkipDigits()
+            {
+                int start = Position;
+                while (Position < text.Length && IsDigit(text[Position]))
+                {
+                    Position++;
+                }
+                return Position - start;
+            }
+
             private double Number()
             {
                 int start = Position;
@@ -313,23 +328,15 @@ namespace PlugHost
                     Position++;
                 }
                 int digits = Position;
-                while (Position < text.Length && IsDigit(text[Position]))
-                {
-                    Position++;
-                }
-                if (Position == digits || (text[digits] == '0' && Position - digits > 1))
+                int count = SkipDigits();
+                if (count == 0 || (text[digits] == '0' && count > 1))
                 {
                     throw Error("invalid number");
                 }
                 if (Position < text.Length && text[Position] == '.')
                 {
                     Position++;
-                    int fraction = Position;
-                    while (Position < text.Length && IsDigit(text[Position]))
-                    {
-                        Position++;
-                    }
-                    if (Position == fraction)
+                    if (SkipDigits() == 0)
                     {
                         throw Error("invalid number");
                     }
@@ -341,12 +348,7 @@ namespace PlugHost
                     {
                         Position++;
                     }
-                    int exponent = Position;
-                    while (Position < text.Length && IsDigit(text[Position]))
-                    {
-                        Position++;
-                    }
-                    if (Position == exponent)
+                    if (SkipDigits() == 0)
                     {
                         throw Error("invalid number");
                     }

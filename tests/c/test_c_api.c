@@ -404,10 +404,9 @@ typedef struct job {
     atomic_bool done;
 } job;
 
-static void *execute_on_thread(void *arg) {
-    job *j = arg;
-    plughost_buffer buffer = 0;
-    j->status = plughost_module_execute(j->host, j->module, STR(j->name), STR(j->input), &buffer);
+/* Ends a job whose call returned j->status and, on success, buffer: checks the status and keeps the
+   output, or this thread's last error message. */
+static void *finish_call(job *j, plughost_buffer buffer) {
     CHECK_STATUS(j->status, j->expected);
     if (j->status == PLUGHOST_OK) {
         take_text(buffer, j->output, sizeof j->output);
@@ -418,18 +417,18 @@ static void *execute_on_thread(void *arg) {
     return NULL;
 }
 
+static void *execute_on_thread(void *arg) {
+    job *j = arg;
+    plughost_buffer buffer = 0;
+    j->status = plughost_module_execute(j->host, j->module, STR(j->name), STR(j->input), &buffer);
+    return finish_call(j, buffer);
+}
+
 static void *call_service_on_thread(void *arg) {
     job *j = arg;
     plughost_buffer buffer = 0;
     j->status = plughost_service_call(j->host, STR(j->name), STR(j->input), &buffer);
-    CHECK_STATUS(j->status, j->expected);
-    if (j->status == PLUGHOST_OK) {
-        take_text(buffer, j->output, sizeof j->output);
-    } else {
-        plughost_last_error_message((uint8_t *)j->output, sizeof j->output);
-    }
-    atomic_store(&j->done, true);
-    return NULL;
+    return finish_call(j, buffer);
 }
 
 static void *load_on_thread(void *arg) {
@@ -1337,19 +1336,25 @@ static void test_services(void) {
 /* Main thread: main-thread services, pumping, timeouts                                           */
 /* ---------------------------------------------------------------------------------------------- */
 
+/* A host with the main-thread service "app.ui", answered by ui, and a pump callback counting into pump. */
+static plughost_host *new_ui_host(const char *sections_extra, service_probe *ui, counter_probe *pump) {
+    plughost_host *host = new_host("", sections_extra);
+    CHECK_OK(plughost_service_register(host, STR("app.ui"), PLUGHOST_SERVICE_MAIN_THREAD, service_cb, ui,
+                                       service_destroy));
+    CHECK_OK(plughost_host_set_pump_callback(host, pump_cb, pump, counter_destroy));
+    return host;
+}
+
 static void test_main_thread(void) {
-    plughost_host *host = new_host("", "\"Services\": {\"MainThreadCallTimeoutMs\": 30000}");
     service_probe ui = {.reply = "ui:"};
     counter_probe pump = {0};
     counter_probe replaced = {0};
+    plughost_host *host = new_ui_host("\"Services\": {\"MainThreadCallTimeoutMs\": 30000}", &ui, &replaced);
     pthread_t thread;
     plughost_buffer buffer = 0;
     char text[128];
     uint32_t ran = 0;
 
-    CHECK_OK(plughost_service_register(host, STR("app.ui"), PLUGHOST_SERVICE_MAIN_THREAD, service_cb, &ui,
-                                       service_destroy));
-    CHECK_OK(plughost_host_set_pump_callback(host, pump_cb, &replaced, counter_destroy));
     CHECK_OK(plughost_host_set_pump_callback(host, pump_cb, &pump, counter_destroy));
     CHECK(wait_for_count(&replaced.destroyed, 1, 2000));
 
@@ -1422,12 +1427,9 @@ static void test_main_thread(void) {
 
 /* A call waiting for the main thread when the host is freed fails with HOST_STOPPED. */
 static void test_host_stopped(void) {
-    plughost_host *host = new_host("", "\"Services\": {\"MainThreadCallTimeoutMs\": 60000}");
     service_probe ui = {.reply = "never"};
     counter_probe pump = {0};
-    CHECK_OK(plughost_service_register(host, STR("app.ui"), PLUGHOST_SERVICE_MAIN_THREAD, service_cb, &ui,
-                                       service_destroy));
-    CHECK_OK(plughost_host_set_pump_callback(host, pump_cb, &pump, counter_destroy));
+    plughost_host *host = new_ui_host("\"Services\": {\"MainThreadCallTimeoutMs\": 60000}", &ui, &pump);
     job waiting = {.host = host, .name = "app.ui", .input = "x", .expected = PLUGHOST_ERR_HOST_STOPPED};
     pthread_t thread;
     start(&thread, call_service_on_thread, &waiting);

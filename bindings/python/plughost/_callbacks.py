@@ -13,11 +13,12 @@ exception in an event subscriber, a pump callback or a log callback is reported 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import itertools
 import logging
 import threading
-from typing import Any, Callable, Dict, NamedTuple
+from typing import Any, Callable, Dict, Iterator, NamedTuple
 
 from . import _ffi
 
@@ -48,6 +49,18 @@ def register(function: Callable[..., Any]) -> int:
 def release(token: int) -> None:
     """Forget a token (idempotent; the destroy callback normally does this)."""
     _registry.pop(token, None)
+
+
+@contextlib.contextmanager
+def registered(function: Callable[..., Any]) -> Iterator[int]:
+    """:func:`register` ``function`` for the native call made in the ``with`` block, and release
+    it again if that raises."""
+    token = register(function)
+    try:
+        yield token
+    except BaseException:
+        release(token)
+        raise
 
 
 def live_count() -> int:

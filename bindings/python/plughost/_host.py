@@ -226,16 +226,17 @@ class Host:
         """Receive every plughost log line of the process as ``callback(level, target, message)``
         (level 1 error .. 5 trace), on the thread that logged; ``None`` stops it.
         :func:`log_to_logging` is the default."""
+        self._set_callback(lib.plughost_host_set_log_callback, _callbacks.LOG, _ffi.NULL_LOG_CALLBACK, callback)
+
+    def _set_callback(self, setter: Callable[..., Any], trampoline: Any, no_trampoline: Any, callback: Any) -> None:
+        """Install ``callback`` with one of the host's set-callback functions, or remove the
+        current one when ``callback`` is ``None``."""
         ptr = self._handle()
         if callback is None:
-            lib.plughost_host_set_log_callback(ptr, _ffi.NULL_LOG_CALLBACK, None, _ffi.NULL_DESTROY_CALLBACK)
+            setter(ptr, no_trampoline, None, _ffi.NULL_DESTROY_CALLBACK)
             return
-        token = _callbacks.register(callback)
-        try:
-            lib.plughost_host_set_log_callback(ptr, _callbacks.LOG, token, _callbacks.DESTROY)
-        except BaseException:
-            _callbacks.release(token)
-            raise
+        with _callbacks.registered(callback) as token:
+            setter(ptr, trampoline, token, _callbacks.DESTROY)
 
     # --- services and the main thread ---
 
@@ -245,14 +246,10 @@ class Host:
         ``main_thread``, it runs only on the host's main thread (see :meth:`pump`)."""
         raw = _utf8(name, "name")
         flags = _ffi.SERVICE_MAIN_THREAD if main_thread else 0
-        token = _callbacks.register(function)
-        try:
+        with _callbacks.registered(function) as token:
             lib.plughost_service_register(
                 self._handle(), raw, len(raw), flags, _callbacks.SERVICE, token, _callbacks.DESTROY
             )
-        except BaseException:
-            _callbacks.release(token)
-            raise
 
     def unregister_service(self, name: str) -> None:
         """Remove a service; calls in flight finish first."""
@@ -281,16 +278,7 @@ class Host:
     def set_pump_callback(self, callback: Optional[Callable[[], None]]) -> None:
         """Be told (``callback()``, on the queueing thread) that a main-thread call waits for a
         :meth:`pump`; ``None`` stops it."""
-        ptr = self._handle()
-        if callback is None:
-            lib.plughost_host_set_pump_callback(ptr, _ffi.NULL_PUMP_CALLBACK, None, _ffi.NULL_DESTROY_CALLBACK)
-            return
-        token = _callbacks.register(callback)
-        try:
-            lib.plughost_host_set_pump_callback(ptr, _callbacks.PUMP, token, _callbacks.DESTROY)
-        except BaseException:
-            _callbacks.release(token)
-            raise
+        self._set_callback(lib.plughost_host_set_pump_callback, _callbacks.PUMP, _ffi.NULL_PUMP_CALLBACK, callback)
 
     # --- storage and events ---
 
@@ -317,15 +305,11 @@ class Host:
         """Call ``callback(event)`` for every event on ``topic`` (``"*"``: all topics), on the
         publishing thread."""
         raw = _utf8(topic, "topic")
-        token = _callbacks.register(callback)
         subscription = c_uint64()
-        try:
+        with _callbacks.registered(callback) as token:
             lib.plughost_event_subscribe(
                 self._handle(), raw, len(raw), _callbacks.EVENT, token, _callbacks.DESTROY, byref(subscription)
             )
-        except BaseException:
-            _callbacks.release(token)
-            raise
         return Subscription(self, subscription.value, raw.decode("utf-8"))
 
     # --- the pool behind Module.execute_async ---

@@ -372,65 +372,43 @@ namespace PlugHost.RevitLoader
             }
         }
 
+        private const string NotAModule = "The library is not a plughost work module of this version. Rebuild it against this plughost.";
+
+        /// <summary>What to do about a failure: the first entry whose type the exception has applies.</summary>
+        private static readonly KeyValuePair<Type, string>[] Advice =
+        {
+            For<ModuleNotFoundException>("The module file does not exist. Build the module or fix RevitLoader.ModulePath."),
+            For<ModulePathNotTrustedException>("The module lies outside the trusted folders: add its folder to PlugHost.Modules.TrustedRoots."),
+            For<ModuleNotLoadableException>("The file is not a loadable library (still being written, damaged, or built for another platform). Rebuild it and try again."),
+            For<ModuleEntryMissingException>(NotAModule),
+            For<ModuleAbiMismatchException>(NotAModule),
+            For<ModuleInitException>("The module refused to start."),
+            For<ModulePinnedLimitException>("Too many old generations are still mapped in this Revit session. Restart Revit to release them."),
+            For<ModuleStateTransferException>("The new build could not take over the state of the running one."),
+            For<UnknownCommandException>("The module has no such command."),
+            For<ModuleFailedException>("The module reported an error."),
+            For<ModulePanickedException>("The module crashed (panic) but stays loaded; fix the module and Reload."),
+            For<InvalidHandleException>("The module is no longer loaded."),
+            For<LimitReachedException>("A configured limit was reached."),
+            For<PlugHostTimeoutException>("A call waited too long for Revit's main thread."),
+        };
+
+        private static KeyValuePair<Type, string> For<T>(string advice) where T : PlugHostException
+        {
+            return new KeyValuePair<Type, string>(typeof(T), advice);
+        }
+
         /// <summary>A message for the user that says what to do about the failure.</summary>
         internal static LoaderResult Failure(string what, PlugHostException e)
         {
-            string advice;
-            if (e is ModuleNotFoundException)
+            string advice = e.StatusName + ".";
+            foreach (KeyValuePair<Type, string> entry in Advice)
             {
-                advice = "The module file does not exist. Build the module or fix RevitLoader.ModulePath.";
-            }
-            else if (e is ModulePathNotTrustedException)
-            {
-                advice = "The module lies outside the trusted folders: add its folder to PlugHost.Modules.TrustedRoots.";
-            }
-            else if (e is ModuleNotLoadableException)
-            {
-                advice = "The file is not a loadable library (still being written, damaged, or built for another platform). Rebuild it and try again.";
-            }
-            else if (e is ModuleEntryMissingException || e is ModuleAbiMismatchException)
-            {
-                advice = "The library is not a plughost work module of this version. Rebuild it against this plughost.";
-            }
-            else if (e is ModuleInitException)
-            {
-                advice = "The module refused to start.";
-            }
-            else if (e is ModulePinnedLimitException)
-            {
-                advice = "Too many old generations are still mapped in this Revit session. Restart Revit to release them.";
-            }
-            else if (e is ModuleStateTransferException)
-            {
-                advice = "The new build could not take over the state of the running one.";
-            }
-            else if (e is UnknownCommandException)
-            {
-                advice = "The module has no such command.";
-            }
-            else if (e is ModuleFailedException)
-            {
-                advice = "The module reported an error.";
-            }
-            else if (e is ModulePanickedException)
-            {
-                advice = "The module crashed (panic) but stays loaded; fix the module and Reload.";
-            }
-            else if (e is InvalidHandleException)
-            {
-                advice = "The module is no longer loaded.";
-            }
-            else if (e is LimitReachedException)
-            {
-                advice = "A configured limit was reached.";
-            }
-            else if (e is PlugHostTimeoutException)
-            {
-                advice = "A call waited too long for Revit's main thread.";
-            }
-            else
-            {
-                advice = e.StatusName + ".";
+                if (entry.Key.IsInstanceOfType(e))
+                {
+                    advice = entry.Value;
+                    break;
+                }
             }
             var message = new StringBuilder();
             message.Append(what).Append(": ").Append(advice);

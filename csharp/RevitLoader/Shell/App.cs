@@ -84,15 +84,9 @@ namespace PlugHost.RevitLoader
             }
         }
 
-        /// <summary>Run a loader action for a command: a dialog on success, Revit's failure message otherwise.</summary>
-        internal static Result Run(Func<LoaderCore, LoaderResult> action, ref string message)
+        /// <summary>Show a command's result: a dialog on success, Revit's failure message otherwise.</summary>
+        internal static Result Show(LoaderResult result, ref string message)
         {
-            if (Core == null)
-            {
-                message = "The PlugHost loader did not start; see the message shown at Revit's start.";
-                return Result.Failed;
-            }
-            LoaderResult result = action(Core);
             RefreshStatus();
             if (!result.Success)
             {

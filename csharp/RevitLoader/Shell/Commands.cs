@@ -4,33 +4,55 @@ using Autodesk.Revit.UI;
 
 namespace PlugHost.RevitLoader
 {
-    /// <summary>Ribbon button "Load".</summary>
-    [Transaction(TransactionMode.Manual)]
-    public sealed class LoadCommand : IExternalCommand
+    /// <summary>
+    /// A ribbon button's command: fails with Revit's message when the loader did not start, otherwise
+    /// hands the started <see cref="LoaderCore"/> to <see cref="Run"/>. Each button has its own
+    /// subclass, which the ribbon names.
+    /// </summary>
+    public abstract class LoaderCommand : IExternalCommand
     {
         public Result Execute(ExternalCommandData commandData, ref string message, ElementSet elements)
         {
-            return App.Run(core => core.Load(), ref message);
+            LoaderCore core = App.Core;
+            if (core == null)
+            {
+                message = "The PlugHost loader did not start; see the message shown at Revit's start.";
+                return Result.Failed;
+            }
+            return Run(core, ref message);
+        }
+
+        /// <summary>The button's action, on Revit's thread; <paramref name="message"/> is Revit's failure message.</summary>
+        protected abstract Result Run(LoaderCore core, ref string message);
+    }
+
+    /// <summary>Ribbon button "Load".</summary>
+    [Transaction(TransactionMode.Manual)]
+    public sealed class LoadCommand : LoaderCommand
+    {
+        protected override Result Run(LoaderCore core, ref string message)
+        {
+            return App.Show(core.Load(), ref message);
         }
     }
 
     /// <summary>Ribbon button "Unload".</summary>
     [Transaction(TransactionMode.Manual)]
-    public sealed class UnloadCommand : IExternalCommand
+    public sealed class UnloadCommand : LoaderCommand
     {
-        public Result Execute(ExternalCommandData commandData, ref string message, ElementSet elements)
+        protected override Result Run(LoaderCore core, ref string message)
         {
-            return App.Run(core => core.Unload(), ref message);
+            return App.Show(core.Unload(), ref message);
         }
     }
 
     /// <summary>Ribbon button "Reload".</summary>
     [Transaction(TransactionMode.Manual)]
-    public sealed class ReloadCommand : IExternalCommand
+    public sealed class ReloadCommand : LoaderCommand
     {
-        public Result Execute(ExternalCommandData commandData, ref string message, ElementSet elements)
+        protected override Result Run(LoaderCore core, ref string message)
         {
-            return App.Run(core => core.Reload(), ref message);
+            return App.Show(core.Reload(), ref message);
         }
     }
 
@@ -39,16 +61,11 @@ namespace PlugHost.RevitLoader
     /// responsive; the result is shown by the pump handler on Revit's thread when it is done.
     /// </summary>
     [Transaction(TransactionMode.Manual)]
-    public sealed class ExecuteCommand : IExternalCommand
+    public sealed class ExecuteCommand : LoaderCommand
     {
-        public Result Execute(ExternalCommandData commandData, ref string message, ElementSet elements)
+        protected override Result Run(LoaderCore core, ref string message)
         {
-            if (App.Core == null)
-            {
-                message = "The PlugHost loader did not start; see the message shown at Revit's start.";
-                return Result.Failed;
-            }
-            App.Core.ExecuteAsync();
+            core.ExecuteAsync();
             return Result.Succeeded;
         }
     }
