@@ -31,6 +31,8 @@ pub mod health;
 #[cfg(feature = "host")]
 pub mod host;
 #[cfg(feature = "host")]
+pub mod ipc;
+#[cfg(feature = "host")]
 pub mod logging;
 #[cfg(feature = "host")]
 pub mod modules;

@@ -1,0 +1,125 @@
+//! The only code that touches shared memory: a bounds-checked view of a mapped region.
+//!
+//! Plain bytes are copied in and out with `ptr::copy` (never through a `&[u8]` into the region);
+//! fixed-size values are read with `read_volatile` into locals. Atomics are the one kind of
+//! reference handed out, because concurrent modification is what they are for; they are checked
+//! for bounds and alignment first. Every accessor returns `None` instead of touching memory outside
+//! the region.
+
+use std::sync::atomic::{AtomicU32, AtomicU64};
+
+/// A view of `len` bytes at `base`, shared with a peer that may write any of them at any time.
+#[derive(Debug)]
+pub struct SharedRegion {
+    base: *mut u8,
+    len: usize,
+}
+
+// SAFETY: the region is only accessed through copies, volatile reads and atomics, all of which
+// are sound to perform from any thread.
+unsafe impl Send for SharedRegion {}
+// SAFETY: as above.
+unsafe impl Sync for SharedRegion {}
+
+impl SharedRegion {
+    /// View `len` bytes at `base`.
+    ///
+    /// # Safety
+    /// `base` must be valid for reads and writes of `len` bytes, aligned to 64, for the lifetime of
+    /// the value (the mapping outlives it), and the memory must not be truncated meanwhile (a
+    /// sealed memfd, or a file the other side cannot shrink).
+    pub unsafe fn new(base: *mut u8, len: usize) -> Self {
+        debug_assert_eq!(base as usize % 64, 0);
+        Self { base, len }
+    }
+
+    /// The region's size.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the region is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn range(&self, offset: usize, size: usize) -> Option<*mut u8> {
+        let end = offset.checked_add(size)?;
+        // SAFETY: `offset + size <= len`, so the pointer stays inside the mapping.
+        (end <= self.len).then(|| unsafe { self.base.add(offset) })
+    }
+
+    /// The `AtomicU32` at `offset` (4-byte aligned).
+    pub fn atomic_u32(&self, offset: usize) -> Option<&AtomicU32> {
+        let p = self.range(offset, 4)?;
+        // SAFETY: in bounds, aligned (checked), and atomics tolerate concurrent access by design.
+        (p as usize % 4 == 0).then(|| unsafe { AtomicU32::from_ptr(p.cast()) })
+    }
+
+    /// The `AtomicU64` at `offset` (8-byte aligned).
+    pub fn atomic_u64(&self, offset: usize) -> Option<&AtomicU64> {
+        let p = self.range(offset, 8)?;
+        // SAFETY: as in `atomic_u32`.
+        (p as usize % 8 == 0).then(|| unsafe { AtomicU64::from_ptr(p.cast()) })
+    }
+
+    /// Copy `dst.len()` bytes from `offset` out of the region.
+    pub fn read(&self, offset: usize, dst: &mut [u8]) -> Option<()> {
+        let p = self.range(offset, dst.len())?;
+        // SAFETY: in bounds; `dst` is local memory the peer cannot reach, so the ranges do not
+        // overlap. A concurrent write by the peer makes the copied bytes arbitrary, which every
+        // caller validates, but never makes the copy itself touch memory outside the region.
+        unsafe { std::ptr::copy_nonoverlapping(p, dst.as_mut_ptr(), dst.len()) };
+        Some(())
+    }
+
+    /// Copy `src` into the region at `offset`.
+    pub fn write(&self, offset: usize, src: &[u8]) -> Option<()> {
+        let p = self.range(offset, src.len())?;
+        // SAFETY: in bounds; `src` is local memory, so the ranges do not overlap.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), p, src.len()) };
+        Some(())
+    }
+
+    /// Read the little-endian `u64` at `offset` (any alignment) into a local.
+    pub fn read_u64(&self, offset: usize) -> Option<u64> {
+        let mut bytes = [0u8; 8];
+        self.read(offset, &mut bytes)?;
+        Some(u64::from_le_bytes(bytes))
+    }
+
+    /// Read the little-endian `u32` at `offset` (any alignment) into a local.
+    pub fn read_u32(&self, offset: usize) -> Option<u32> {
+        let mut bytes = [0u8; 4];
+        self.read(offset, &mut bytes)?;
+        Some(u32::from_le_bytes(bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[repr(align(64))]
+    struct Page([u8; 256]);
+
+    #[test]
+    fn every_access_is_bounds_and_alignment_checked() {
+        let mut page = Page([0; 256]);
+        // SAFETY: the page outlives the view and is 64-byte aligned.
+        let region = unsafe { SharedRegion::new(page.0.as_mut_ptr(), 256) };
+        assert!(region.atomic_u64(248).is_some());
+        assert!(region.atomic_u64(249).is_none(), "misaligned");
+        assert!(region.atomic_u64(256).is_none(), "out of bounds");
+        assert!(region.atomic_u32(usize::MAX - 1).is_none(), "overflow");
+        region.write(10, b"hello").unwrap();
+        let mut out = [0u8; 5];
+        region.read(10, &mut out).unwrap();
+        assert_eq!(&out, b"hello");
+        assert!(region.write(252, b"hello").is_none());
+        assert!(region.read(usize::MAX, &mut out).is_none());
+        region.atomic_u64(8).unwrap().store(0x0102_0304_0506_0708, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(region.read_u64(8), Some(0x0102_0304_0506_0708));
+        assert_eq!(region.read_u32(8), Some(0x0506_0708));
+    }
+}
