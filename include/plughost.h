@@ -206,6 +206,41 @@
 #define PLUGHOST_ERR_KEY_NOT_FOUND 300
 
 /**
+ * The IPC peer died (its process exited or its heartbeat stopped); every call in flight failed.
+ */
+#define PLUGHOST_ERR_IPC_PEER_DEAD 400
+
+/**
+ * An IPC call or send ran past its deadline (no answer, or the peer kept its ring or slots full).
+ */
+#define PLUGHOST_ERR_IPC_TIMEOUT 401
+
+/**
+ * The IPC peer sent a malformed frame or message; the session is broken.
+ */
+#define PLUGHOST_ERR_IPC_MALFORMED 402
+
+/**
+ * The IPC session is closed (by this side or by the peer's goodbye).
+ */
+#define PLUGHOST_ERR_IPC_CLOSED 403
+
+/**
+ * The IPC peer's handler failed; the message carries the peer's status and text.
+ */
+#define PLUGHOST_ERR_IPC_REMOTE_FAILED 404
+
+/**
+ * An IPC message is larger than the largest slot of the session's geometry.
+ */
+#define PLUGHOST_ERR_IPC_TOO_LARGE 405
+
+/**
+ * An IPC session could not be set up (segment, hand-off, geometry, threads).
+ */
+#define PLUGHOST_ERR_IPC_SETUP 406
+
+/**
  * Where a module or a service callback writes its result and error message.
  */
 typedef struct plughost_output plughost_output;

@@ -61,11 +61,25 @@ pub enum ErrorKind {
     ServiceExists = PLUGHOST_ERR_SERVICE_EXISTS,
     /// The storage key does not exist.
     KeyNotFound = PLUGHOST_ERR_KEY_NOT_FOUND,
+    /// The IPC peer died.
+    IpcPeerDead = PLUGHOST_ERR_IPC_PEER_DEAD,
+    /// An IPC call or send ran past its deadline.
+    IpcTimeout = PLUGHOST_ERR_IPC_TIMEOUT,
+    /// The IPC peer sent malformed data.
+    IpcMalformed = PLUGHOST_ERR_IPC_MALFORMED,
+    /// The IPC session is closed.
+    IpcClosed = PLUGHOST_ERR_IPC_CLOSED,
+    /// The IPC peer's handler failed.
+    IpcRemoteFailed = PLUGHOST_ERR_IPC_REMOTE_FAILED,
+    /// An IPC message exceeds the largest slot.
+    IpcTooLarge = PLUGHOST_ERR_IPC_TOO_LARGE,
+    /// An IPC session could not be set up.
+    IpcSetup = PLUGHOST_ERR_IPC_SETUP,
 }
 
 impl ErrorKind {
     /// Every kind, in status order (used by tests and by `plughost_status_name`).
-    pub const ALL: [ErrorKind; 27] = [
+    pub const ALL: [ErrorKind; 34] = [
         Self::NullArgument,
         Self::InvalidArgument,
         Self::InvalidUtf8,
@@ -93,6 +107,13 @@ impl ErrorKind {
         Self::ServiceFailed,
         Self::ServiceExists,
         Self::KeyNotFound,
+        Self::IpcPeerDead,
+        Self::IpcTimeout,
+        Self::IpcMalformed,
+        Self::IpcClosed,
+        Self::IpcRemoteFailed,
+        Self::IpcTooLarge,
+        Self::IpcSetup,
     ];
 
     /// The stable status code of this kind.
@@ -141,6 +162,13 @@ impl ErrorKind {
             Self::ServiceFailed => "PLUGHOST_ERR_SERVICE_FAILED\0",
             Self::ServiceExists => "PLUGHOST_ERR_SERVICE_EXISTS\0",
             Self::KeyNotFound => "PLUGHOST_ERR_KEY_NOT_FOUND\0",
+            Self::IpcPeerDead => "PLUGHOST_ERR_IPC_PEER_DEAD\0",
+            Self::IpcTimeout => "PLUGHOST_ERR_IPC_TIMEOUT\0",
+            Self::IpcMalformed => "PLUGHOST_ERR_IPC_MALFORMED\0",
+            Self::IpcClosed => "PLUGHOST_ERR_IPC_CLOSED\0",
+            Self::IpcRemoteFailed => "PLUGHOST_ERR_IPC_REMOTE_FAILED\0",
+            Self::IpcTooLarge => "PLUGHOST_ERR_IPC_TOO_LARGE\0",
+            Self::IpcSetup => "PLUGHOST_ERR_IPC_SETUP\0",
         }
     }
 }

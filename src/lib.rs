@@ -30,6 +30,7 @@ pub mod events;
 pub mod health;
 #[cfg(feature = "host")]
 pub mod host;
+/// cbindgen:ignore
 #[cfg(feature = "host")]
 pub mod ipc;
 #[cfg(feature = "host")]

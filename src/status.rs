@@ -2,8 +2,8 @@
 //!
 //! These numbers are part of the stable ABI. A number is never renumbered and never reused: a
 //! retired status stays here as a comment. Ranges: 0 success, 1..=99 caller and host errors,
-//! 100..=199 work modules, 200..=299 host services, 300..=399 storage and events. Later subsystems
-//! take 400 (IPC), 500 (plugins) and 600 (Python).
+//! 100..=199 work modules, 200..=299 host services, 300..=399 storage and events. 400..=499 IPC. Later
+//! subsystems take 500 (plugins) and 600 (Python).
 //!
 //! The constants are plain `i32`s so that the generated header carries them as `#define`s and no
 //! Rust enum crosses the boundary.
@@ -67,3 +67,18 @@ pub const PLUGHOST_ERR_SERVICE_EXISTS: i32 = 202;
 
 /// The storage key does not exist.
 pub const PLUGHOST_ERR_KEY_NOT_FOUND: i32 = 300;
+
+/// The IPC peer died (its process exited or its heartbeat stopped); every call in flight failed.
+pub const PLUGHOST_ERR_IPC_PEER_DEAD: i32 = 400;
+/// An IPC call or send ran past its deadline (no answer, or the peer kept its ring or slots full).
+pub const PLUGHOST_ERR_IPC_TIMEOUT: i32 = 401;
+/// The IPC peer sent a malformed frame or message; the session is broken.
+pub const PLUGHOST_ERR_IPC_MALFORMED: i32 = 402;
+/// The IPC session is closed (by this side or by the peer's goodbye).
+pub const PLUGHOST_ERR_IPC_CLOSED: i32 = 403;
+/// The IPC peer's handler failed; the message carries the peer's status and text.
+pub const PLUGHOST_ERR_IPC_REMOTE_FAILED: i32 = 404;
+/// An IPC message is larger than the largest slot of the session's geometry.
+pub const PLUGHOST_ERR_IPC_TOO_LARGE: i32 = 405;
+/// An IPC session could not be set up (segment, hand-off, geometry, threads).
+pub const PLUGHOST_ERR_IPC_SETUP: i32 = 406;

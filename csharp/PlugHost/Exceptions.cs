@@ -64,6 +64,13 @@ namespace PlugHost
                 case NativeMethods.PLUGHOST_ERR_SERVICE_FAILED: return new ServiceFailedException(status, name, message);
                 case NativeMethods.PLUGHOST_ERR_SERVICE_EXISTS: return new ServiceExistsException(status, name, message);
                 case NativeMethods.PLUGHOST_ERR_KEY_NOT_FOUND: return new StorageKeyNotFoundException(status, name, message);
+                case NativeMethods.PLUGHOST_ERR_IPC_PEER_DEAD: return new IpcPeerDeadException(status, name, message);
+                case NativeMethods.PLUGHOST_ERR_IPC_TIMEOUT: return new IpcTimeoutException(status, name, message);
+                case NativeMethods.PLUGHOST_ERR_IPC_MALFORMED: return new IpcMalformedException(status, name, message);
+                case NativeMethods.PLUGHOST_ERR_IPC_CLOSED: return new IpcClosedException(status, name, message);
+                case NativeMethods.PLUGHOST_ERR_IPC_REMOTE_FAILED: return new IpcRemoteFailedException(status, name, message);
+                case NativeMethods.PLUGHOST_ERR_IPC_TOO_LARGE: return new IpcTooLargeException(status, name, message);
+                case NativeMethods.PLUGHOST_ERR_IPC_SETUP: return new IpcSetupException(status, name, message);
                 default: return new PlugHostException(status, name, message);
             }
         }
@@ -273,6 +280,62 @@ namespace PlugHost
     public class StorageKeyNotFoundException : PlugHostException
     {
         public StorageKeyNotFoundException(int status, string name, string message) : base(status, name, message) { }
+    }
+
+    /// <summary>The shared-memory IPC transport failed (IPC_* statuses).</summary>
+    [Serializable]
+    public class IpcException : PlugHostException
+    {
+        public IpcException(int status, string name, string message) : base(status, name, message) { }
+    }
+
+    /// <summary>IPC_PEER_DEAD: the peer process died or its heartbeat stopped; every call in flight failed.</summary>
+    [Serializable]
+    public class IpcPeerDeadException : IpcException
+    {
+        public IpcPeerDeadException(int status, string name, string message) : base(status, name, message) { }
+    }
+
+    /// <summary>IPC_TIMEOUT: an IPC call or send ran past its deadline.</summary>
+    [Serializable]
+    public class IpcTimeoutException : IpcException
+    {
+        public IpcTimeoutException(int status, string name, string message) : base(status, name, message) { }
+    }
+
+    /// <summary>IPC_MALFORMED: the peer sent a malformed frame or message; the session is broken.</summary>
+    [Serializable]
+    public class IpcMalformedException : IpcException
+    {
+        public IpcMalformedException(int status, string name, string message) : base(status, name, message) { }
+    }
+
+    /// <summary>IPC_CLOSED: the session is closed (by this side or by the peer).</summary>
+    [Serializable]
+    public class IpcClosedException : IpcException
+    {
+        public IpcClosedException(int status, string name, string message) : base(status, name, message) { }
+    }
+
+    /// <summary>IPC_REMOTE_FAILED: the peer's handler failed; the message carries its status and text.</summary>
+    [Serializable]
+    public class IpcRemoteFailedException : IpcException
+    {
+        public IpcRemoteFailedException(int status, string name, string message) : base(status, name, message) { }
+    }
+
+    /// <summary>IPC_TOO_LARGE: the message is larger than the largest slot of the session's geometry.</summary>
+    [Serializable]
+    public class IpcTooLargeException : IpcException
+    {
+        public IpcTooLargeException(int status, string name, string message) : base(status, name, message) { }
+    }
+
+    /// <summary>IPC_SETUP: the session could not be set up (segment, hand-off, geometry, threads).</summary>
+    [Serializable]
+    public class IpcSetupException : IpcException
+    {
+        public IpcSetupException(int status, string name, string message) : base(status, name, message) { }
     }
 
     /// <summary>Why the native library could not be used.</summary>

@@ -133,6 +133,34 @@ namespace PlugHost.Native
         /// </summary>
         internal const int PLUGHOST_ERR_KEY_NOT_FOUND = 300;
         /// <summary>
+        ///  The IPC peer died (its process exited or its heartbeat stopped); every call in flight failed.
+        /// </summary>
+        internal const int PLUGHOST_ERR_IPC_PEER_DEAD = 400;
+        /// <summary>
+        ///  An IPC call or send ran past its deadline (no answer, or the peer kept its ring or slots full).
+        /// </summary>
+        internal const int PLUGHOST_ERR_IPC_TIMEOUT = 401;
+        /// <summary>
+        ///  The IPC peer sent a malformed frame or message; the session is broken.
+        /// </summary>
+        internal const int PLUGHOST_ERR_IPC_MALFORMED = 402;
+        /// <summary>
+        ///  The IPC session is closed (by this side or by the peer's goodbye).
+        /// </summary>
+        internal const int PLUGHOST_ERR_IPC_CLOSED = 403;
+        /// <summary>
+        ///  The IPC peer's handler failed; the message carries the peer's status and text.
+        /// </summary>
+        internal const int PLUGHOST_ERR_IPC_REMOTE_FAILED = 404;
+        /// <summary>
+        ///  An IPC message is larger than the largest slot of the session's geometry.
+        /// </summary>
+        internal const int PLUGHOST_ERR_IPC_TOO_LARGE = 405;
+        /// <summary>
+        ///  An IPC session could not be set up (segment, hand-off, geometry, threads).
+        /// </summary>
+        internal const int PLUGHOST_ERR_IPC_SETUP = 406;
+        /// <summary>
         ///  The version of the C ABI. Raised only when an existing function or type changes incompatibly;
         ///  additions keep it.
         /// </summary>

@@ -83,6 +83,12 @@ impl Geometry {
         if !(16..=4096).contains(&self.inline_max) || self.inline_max % 8 != 0 {
             return fail(format!("inline limit {} must be a multiple of 8 from 16 to 4096", self.inline_max));
         }
+        if self.ring_capacity < 4 * (self.inline_max + 8) {
+            return fail(format!(
+                "ring capacity {} must hold at least four frames of the inline limit {}",
+                self.ring_capacity, self.inline_max
+            ));
+        }
         if self.classes.is_empty() || self.classes.len() > MAX_CLASSES {
             return fail(format!("1 to {MAX_CLASSES} slot classes are needed, found {}", self.classes.len()));
         }
@@ -212,6 +218,10 @@ mod tests {
         };
         assert!(with(&|g| g.ring_capacity = 5000));
         assert!(with(&|g| g.inline_max = 7));
+        assert!(with(&|g| {
+            g.ring_capacity = 4096;
+            g.inline_max = 4096;
+        }));
         assert!(with(&|g| g.classes.clear()));
         assert!(with(&|g| g.classes[1].slot_size = 1024));
         assert!(with(&|g| g.classes[0].slot_count = 0));

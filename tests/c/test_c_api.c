@@ -636,7 +636,7 @@ static void test_versions_and_status_names(void) {
     for (size_t i = 0; i < COUNT(STATUSES); i++) {
         CHECK_TEXT(plughost_status_name(STATUSES[i].code), STATUSES[i].name);
     }
-    const int32_t unknown[] = {-1, 12, 99, 112, 203, 301, 9999, INT32_MIN, INT32_MAX};
+    const int32_t unknown[] = {-1, 12, 99, 112, 203, 301, 407, 9999, INT32_MIN, INT32_MAX};
     for (size_t i = 0; i < COUNT(unknown); i++) {
         CHECK_TEXT(plughost_status_name(unknown[i]), "PLUGHOST_ERR_UNKNOWN");
     }

@@ -37,6 +37,13 @@ ERR_SERVICE_NOT_FOUND = 200
 ERR_SERVICE_FAILED = 201
 ERR_SERVICE_EXISTS = 202
 ERR_KEY_NOT_FOUND = 300
+ERR_IPC_PEER_DEAD = 400
+ERR_IPC_TIMEOUT = 401
+ERR_IPC_MALFORMED = 402
+ERR_IPC_CLOSED = 403
+ERR_IPC_REMOTE_FAILED = 404
+ERR_IPC_TOO_LARGE = 405
+ERR_IPC_SETUP = 406
 
 
 # --- Loading the library ---------------------------------------------------------------------
@@ -225,6 +232,38 @@ class KeyNotFoundError(PlugHostError, KeyError):
         return PlugHostError.__str__(self)
 
 
+
+class IpcError(PlugHostError):
+    """The shared-memory IPC transport failed (the ``IPC_*`` statuses)."""
+
+
+class IpcPeerDeadError(IpcError):
+    """The peer process died or its heartbeat stopped; every call in flight failed."""
+
+
+class IpcTimeoutError(IpcError):
+    """An IPC call or send ran past its deadline."""
+
+
+class IpcMalformedError(IpcError):
+    """The peer sent a malformed frame or message; the session is broken."""
+
+
+class IpcClosedError(IpcError):
+    """The session is closed (by this side or by the peer)."""
+
+
+class IpcRemoteFailedError(IpcError):
+    """The peer's handler failed; the message carries its status and text."""
+
+
+class IpcTooLargeError(IpcError):
+    """The message is larger than the largest slot of the session's geometry."""
+
+
+class IpcSetupError(IpcError):
+    """The session could not be set up (segment, hand-off, geometry, threads)."""
+
 STATUS_CLASSES: Dict[int, Type[PlugHostError]] = {
     ERR_NULL_ARGUMENT: ArgumentError,
     ERR_INVALID_ARGUMENT: ArgumentError,
@@ -253,6 +292,13 @@ STATUS_CLASSES: Dict[int, Type[PlugHostError]] = {
     ERR_SERVICE_FAILED: ServiceFailedError,
     ERR_SERVICE_EXISTS: ServiceExistsError,
     ERR_KEY_NOT_FOUND: KeyNotFoundError,
+    ERR_IPC_PEER_DEAD: IpcPeerDeadError,
+    ERR_IPC_TIMEOUT: IpcTimeoutError,
+    ERR_IPC_MALFORMED: IpcMalformedError,
+    ERR_IPC_CLOSED: IpcClosedError,
+    ERR_IPC_REMOTE_FAILED: IpcRemoteFailedError,
+    ERR_IPC_TOO_LARGE: IpcTooLargeError,
+    ERR_IPC_SETUP: IpcSetupError,
 }
 
 

@@ -132,6 +132,13 @@ EXPECTED_CLASSES = {
     "SERVICE_FAILED": plughost.ServiceFailedError,
     "SERVICE_EXISTS": plughost.ServiceExistsError,
     "KEY_NOT_FOUND": plughost.KeyNotFoundError,
+    "IPC_PEER_DEAD": plughost.IpcPeerDeadError,
+    "IPC_TIMEOUT": plughost.IpcTimeoutError,
+    "IPC_MALFORMED": plughost.IpcMalformedError,
+    "IPC_CLOSED": plughost.IpcClosedError,
+    "IPC_REMOTE_FAILED": plughost.IpcRemoteFailedError,
+    "IPC_TOO_LARGE": plughost.IpcTooLargeError,
+    "IPC_SETUP": plughost.IpcSetupError,
 }
 
 
@@ -166,6 +173,8 @@ def test_exception_families():
         assert issubclass(cls, plughost.ModuleExecuteError)
     for cls in (plughost.ServiceNotFoundError, plughost.ServiceFailedError, plughost.ServiceExistsError):
         assert issubclass(cls, plughost.ServiceError)
+    for cls in (plughost.IpcPeerDeadError, plughost.IpcTimeoutError, plughost.IpcMalformedError, plughost.IpcClosedError, plughost.IpcRemoteFailedError, plughost.IpcTooLargeError, plughost.IpcSetupError):
+        assert issubclass(cls, plughost.IpcError)
     assert issubclass(plughost.KeyNotFoundError, KeyError)
     assert issubclass(plughost.HostClosedError, plughost.InvalidHandleError)
     assert issubclass(plughost.PlugHostLibraryNotFound, ImportError)

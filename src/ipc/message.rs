@@ -1,0 +1,270 @@
+//! The messages two peers exchange, encoded with postcard.
+//!
+//! Channel 0 is the control channel (hello, heartbeats, goodbye, the service registry); data
+//! channels carry requests, responses, failures and events. Decoding takes bytes already copied out
+//! of shared memory; a malformed message is an error, and postcard never allocates more than the
+//! input holds (a length prefix larger than the rest of the input is refused before allocating).
+
+use serde::{Deserialize, Serialize};
+
+/// The control channel.
+pub const CONTROL_CHANNEL: u32 = 0;
+/// The protocol version carried in [`Message::Hello`].
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// One message between peers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Message {
+    /// The first message of each side, on the control channel.
+    Hello {
+        /// [`PROTOCOL_VERSION`] of the sender.
+        version: u32,
+        /// The sender's process id.
+        pid: u32,
+    },
+    /// A call: `service`.`method` with `payload`; answered by a `Response` or `Failure` with the
+    /// same `id`. Ids are chosen by the caller and unique among its calls in flight.
+    Request {
+        /// The caller's request id.
+        id: u64,
+        /// The data channel.
+        channel: u32,
+        /// The service's name.
+        service: String,
+        /// The method's name.
+        method: String,
+        /// The argument bytes.
+        #[serde(with = "bytes")]
+        payload: Vec<u8>,
+    },
+    /// A successful answer.
+    Response {
+        /// The request's id.
+        id: u64,
+        /// The result bytes.
+        #[serde(with = "bytes")]
+        payload: Vec<u8>,
+    },
+    /// A failed answer: a plughost status code and a message.
+    Failure {
+        /// The request's id.
+        id: u64,
+        /// A `PLUGHOST_ERR_*` status.
+        status: i32,
+        /// What went wrong.
+        message: String,
+    },
+    /// A one-way event.
+    Event {
+        /// The data channel.
+        channel: u32,
+        /// The topic.
+        topic: String,
+        /// The payload.
+        #[serde(with = "bytes")]
+        payload: Vec<u8>,
+    },
+    /// Liveness backstop: a monotonic counter, on the control channel.
+    Heartbeat {
+        /// Grows with every heartbeat of the sender.
+        sequence: u64,
+    },
+    /// The sender is leaving; no further message follows.
+    Goodbye,
+}
+
+/// Payloads as serde *bytes*: postcard writes them exactly as a sequence of `u8` (a varint length,
+/// then the bytes), so the wire format is unchanged, but it reads and writes them in one copy
+/// instead of element by element.
+pub(crate) mod bytes {
+    use serde::{de, Deserializer, Serializer};
+    use std::fmt;
+
+    /// Write `value` as bytes.
+    pub fn serialize<S: Serializer>(value: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(value)
+    }
+
+    /// Read bytes (or a sequence of `u8`, for formats without a bytes type).
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        deserializer.deserialize_byte_buf(BytesVisitor)
+    }
+
+    struct BytesVisitor;
+
+    impl<'de> de::Visitor<'de> for BytesVisitor {
+        type Value = Vec<u8>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("bytes")
+        }
+
+        fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+            Ok(v.to_vec())
+        }
+
+        fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+            Ok(v)
+        }
+
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+            // Bounded by what the input holds: no allocation from an untrusted size hint.
+            let mut out = Vec::new();
+            while let Some(b) = seq.next_element()? {
+                out.push(b);
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// A message that could not be decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodeError(pub String);
+
+impl Message {
+    /// Encode into `out` (cleared first), reusing its allocation.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.clear();
+        let bytes = postcard::to_extend(self, std::mem::take(out)).expect("encoding into a Vec cannot fail");
+        *out = bytes;
+    }
+
+    /// Encode into a new vector.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Decode one message that fills `bytes` exactly.
+    pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
+        match postcard::take_from_bytes::<Message>(bytes) {
+            Ok((message, [])) => Ok(message),
+            Ok((_, rest)) => Err(DecodeError(format!("{} bytes after the message", rest.len()))),
+            Err(e) => Err(DecodeError(e.to_string())),
+        }
+    }
+}
+
+/// How a method is called.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MethodKind {
+    /// Request and response.
+    Call,
+    /// One-way event.
+    Event,
+}
+
+/// A method in the registry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MethodInfo {
+    /// Its id within the service.
+    pub id: u32,
+    /// Its name.
+    pub name: String,
+    /// How it is called.
+    pub kind: MethodKind,
+}
+
+/// A service in the registry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceInfo {
+    /// Its id.
+    pub id: u32,
+    /// Its name.
+    pub name: String,
+    /// Its methods.
+    pub methods: Vec<MethodInfo>,
+}
+
+/// The services a peer offers, serialisable (postcard on the wire, JSON for introspection).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registry {
+    /// The services.
+    pub services: Vec<ServiceInfo>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples() -> Vec<Message> {
+        vec![
+            Message::Hello { version: PROTOCOL_VERSION, pid: 42 },
+            Message::Request {
+                id: 7,
+                channel: 1,
+                service: "log".into(),
+                method: "write".into(),
+                payload: vec![1, 2, 3],
+            },
+            Message::Response { id: 7, payload: vec![0; 300] },
+            Message::Failure { id: 8, status: 200, message: "no such service".into() },
+            Message::Event { channel: 1, topic: "t".into(), payload: Vec::new() },
+            Message::Heartbeat { sequence: u64::MAX },
+            Message::Goodbye,
+        ]
+    }
+
+    #[test]
+    fn every_message_round_trips() {
+        let mut buffer = Vec::new();
+        for m in samples() {
+            m.encode_into(&mut buffer);
+            assert_eq!(Message::decode(&buffer).unwrap(), m);
+            assert_eq!(m.encode(), buffer);
+        }
+    }
+
+    #[test]
+    fn malformed_input_is_an_error() {
+        assert!(Message::decode(&[]).is_err());
+        assert!(Message::decode(&[200]).is_err(), "unknown variant");
+        let mut bytes = Message::Goodbye.encode();
+        bytes.push(0);
+        assert!(Message::decode(&bytes).unwrap_err().0.contains("after the message"));
+        // A request whose payload length prefix claims far more than the input holds.
+        let mut bytes =
+            Message::Request { id: 1, channel: 1, service: "s".into(), method: "m".into(), payload: vec![] }.encode();
+        bytes.pop();
+        bytes.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
+        assert!(Message::decode(&bytes).is_err());
+        // Every truncation of every sample fails cleanly.
+        for m in samples() {
+            let full = m.encode();
+            for cut in 0..full.len() {
+                assert!(Message::decode(&full[..cut]).is_err(), "{m:?} cut at {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn payloads_encode_as_a_sequence_of_bytes_would() {
+        #[derive(Serialize)]
+        struct AsSeq(Vec<u8>);
+        for len in [0usize, 1, 127, 128, 300, 70_000] {
+            let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let m = Message::Response { id: 3, payload: payload.clone() };
+            // The variant index of Response (2), the id (3), then the payload as a sequence.
+            let mut expected = vec![2u8, 3];
+            expected.extend(postcard::to_allocvec(&AsSeq(payload)).unwrap());
+            assert_eq!(m.encode(), expected, "{len} bytes");
+        }
+    }
+
+    #[test]
+    fn registry_serialises_both_ways() {
+        let registry = Registry {
+            services: vec![ServiceInfo {
+                id: 1,
+                name: "storage".into(),
+                methods: vec![MethodInfo { id: 1, name: "get".into(), kind: MethodKind::Call }],
+            }],
+        };
+        let json = serde_json::to_string(&registry).unwrap();
+        assert_eq!(serde_json::from_str::<Registry>(&json).unwrap(), registry);
+        let wire = postcard::to_allocvec(&registry).unwrap();
+        assert_eq!(postcard::from_bytes::<Registry>(&wire).unwrap(), registry);
+    }
+}

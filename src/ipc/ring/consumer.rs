@@ -1,0 +1,175 @@
+//! The receiving half of a ring.
+
+use std::sync::atomic::Ordering::{Acquire, Release};
+use std::sync::Arc;
+
+use super::{
+    check_capacity, Corruption, Cursor, RecvError, RegionMemory, RingCounters, RingMemory, RingSetupError, RingStats,
+};
+use crate::ipc::frame::{
+    self, FrameError, FrameKind, FrameLimits, SlotDescriptor, DESCRIPTOR_SIZE, FRAME_ALIGN, HEADER_SIZE,
+};
+use crate::ipc::layout::Geometry;
+use crate::ipc::raw::SharedRegion;
+
+static ZEROS: [u8; 4096] = [0; 4096];
+
+/// A received frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// An inline message of this many bytes, now in the caller's buffer.
+    Inline(usize),
+    /// A message in a slot of the sender's pool (validated against the local geometry); the
+    /// caller's buffer is left empty.
+    Slot(SlotDescriptor),
+}
+
+/// The receiving half of a ring: owned by one thread of the receiving process.
+#[derive(Debug)]
+pub struct Consumer<M: RingMemory = RegionMemory> {
+    memory: M,
+    capacity: u64,
+    limits: FrameLimits,
+    /// Bytes consumed so far: the local truth, never read back from shared memory.
+    head: u64,
+    /// The producer's cursor as last loaded and checked.
+    tail: u64,
+    broken: Option<Corruption>,
+    counters: Arc<RingCounters>,
+}
+
+impl Consumer<RegionMemory> {
+    /// The consumer of ring `direction` (0: A→B, 1: B→A) in `region`, laid out by the local
+    /// `geometry` (validated here).
+    pub fn new(region: Arc<SharedRegion>, geometry: &Geometry, direction: usize) -> Result<Self, RingSetupError> {
+        let limits = FrameLimits::new(geometry).map_err(|e| RingSetupError(e.0))?;
+        let memory = RegionMemory::new(region, &geometry.layout(), direction)?;
+        Self::with_memory(memory, geometry.ring_capacity, limits)
+    }
+}
+
+impl<M: RingMemory> Consumer<M> {
+    /// A consumer over `memory`, whose data area has `capacity` bytes; the ring starts empty at 0.
+    pub fn with_memory(memory: M, capacity: usize, limits: FrameLimits) -> Result<Self, RingSetupError> {
+        let capacity = check_capacity(capacity, &limits)?;
+        Ok(Self { memory, capacity, limits, head: 0, tail: 0, broken: None, counters: Arc::default() })
+    }
+
+    /// The next frame, if one has been published. An inline message is copied into `out` (which
+    /// is cleared first); a slot descriptor is returned by value. A corrupted ring is an error now
+    /// and on every later call.
+    pub fn try_recv(&mut self, out: &mut Vec<u8>) -> Result<Option<Frame>, RecvError> {
+        out.clear();
+        if let Some(c) = self.broken {
+            return Err(RecvError::Corrupted(c));
+        }
+        match self.next(out) {
+            Ok(frame) => Ok(frame),
+            Err(c) => {
+                out.clear();
+                self.broken = Some(c);
+                self.counters.broken(&c);
+                Err(RecvError::Corrupted(c))
+            }
+        }
+    }
+
+    fn next(&mut self, out: &mut Vec<u8>) -> Result<Option<Frame>, Corruption> {
+        // At most two rounds: a PAD frame sends the cursor to the start, where a PAD is refused.
+        loop {
+            if self.head == self.tail && !self.refresh_tail()? {
+                return Ok(None);
+            }
+            let position = self.head;
+            let at = (position & (self.capacity - 1)) as usize;
+            let room = self.capacity as usize - at;
+            // The refresh bounded this by the capacity.
+            let available = self.tail.wrapping_sub(self.head) as usize;
+            let malformed = |error| Corruption::Frame { position, error };
+
+            let mut raw = [0u8; HEADER_SIZE];
+            self.memory.read(at, &mut raw).ok_or(Corruption::OutOfRegion)?;
+            let header = frame::decode_header(&raw, &self.limits).map_err(malformed)?;
+            let size = header.frame_size();
+            if header.kind == FrameKind::Pad {
+                if at == 0 {
+                    return Err(malformed(FrameError::PadAtStart));
+                }
+                if room > available {
+                    return Err(malformed(FrameError::Truncated { needed: room, available }));
+                }
+                self.release(room)?;
+                continue;
+            }
+            if size > room {
+                return Err(malformed(FrameError::CrossesEnd { size, room }));
+            }
+            if size > available {
+                return Err(malformed(FrameError::Truncated { needed: size, available }));
+            }
+            let body = at + HEADER_SIZE;
+            let frame = if header.kind == FrameKind::Slot {
+                let mut raw = [0u8; DESCRIPTOR_SIZE];
+                self.memory.read(body, &mut raw).ok_or(Corruption::OutOfRegion)?;
+                let descriptor = frame::decode_descriptor(&raw, &self.limits).map_err(malformed)?;
+                self.counters.frame(descriptor.len as u64);
+                Frame::Slot(descriptor)
+            } else {
+                // Inline payloads are at most 4096 bytes (`Geometry::validate`); extending from a
+                // zero page is a plain copy even in unoptimised builds, unlike `resize`.
+                let len = header.len as usize;
+                match ZEROS.get(..len) {
+                    Some(zeros) => out.extend_from_slice(zeros),
+                    None => out.resize(len, 0),
+                }
+                self.memory.read(body, out).ok_or(Corruption::OutOfRegion)?;
+                self.counters.frame(out.len() as u64);
+                Frame::Inline(out.len())
+            };
+            self.release(size)?;
+            return Ok(Some(frame));
+        }
+    }
+
+    /// Load the producer's cursor and check it: at most a capacity ahead of ours, whole frames.
+    /// `false` when nothing new was published.
+    fn refresh_tail(&mut self) -> Result<bool, Corruption> {
+        let tail = self.memory.load(Cursor::Tail, Acquire).ok_or(Corruption::OutOfRegion)?;
+        if tail.wrapping_sub(self.head) > self.capacity || tail % FRAME_ALIGN as u64 != 0 {
+            return Err(Corruption::Tail { head: self.head, tail });
+        }
+        self.tail = tail;
+        Ok(tail != self.head)
+    }
+
+    /// Hand `bytes` back to the producer.
+    fn release(&mut self, bytes: usize) -> Result<(), Corruption> {
+        self.head = self.head.wrapping_add(bytes as u64);
+        self.memory.store(Cursor::Head, self.head, Release).ok_or(Corruption::OutOfRegion)
+    }
+
+    /// Bytes of the data area.
+    pub fn capacity(&self) -> usize {
+        self.capacity as usize
+    }
+
+    /// The local limits frames are checked against.
+    pub fn limits(&self) -> &FrameLimits {
+        &self.limits
+    }
+
+    /// The corruption that broke the ring, if any.
+    pub fn broken(&self) -> Option<Corruption> {
+        self.broken
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> RingStats {
+        self.counters.snapshot()
+    }
+
+    /// The live counters, for a health reporter on another thread.
+    pub fn counters(&self) -> Arc<RingCounters> {
+        self.counters.clone()
+    }
+}

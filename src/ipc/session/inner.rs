@@ -1,0 +1,296 @@
+//! The state both halves of a session share: the segment, the ring halves, the slot pools, the
+//! wake-up words, the calls in flight, the services, the reader role and the session's state.
+
+use super::liveness::Liveness;
+use super::memory::SegmentRing;
+use super::pending::Pending;
+use super::services::Services;
+use super::stats::Counters;
+use super::{IpcError, SessionConfig};
+use crate::ipc::frame::FrameLimits;
+use crate::ipc::message::Message;
+use crate::ipc::ring::{Consumer, Producer};
+use crate::ipc::segment::{Role, Segment};
+use crate::ipc::slots::SlotPool;
+use crate::ipc::wake::{Event, Signal, WaitPolicy, Waiter};
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::Thread;
+use std::time::Duration;
+
+/// The longest a thread parks before it re-checks the peer's process and its own deadline.
+pub(super) const SLICE: Duration = Duration::from_millis(10);
+
+const OPEN: u8 = 0;
+const CLOSED: u8 = 1;
+const DEAD: u8 = 2;
+const BROKEN: u8 = 3;
+
+pub(super) type Seg = Arc<Segment>;
+
+/// The receiving half, used only by the reader-role holder.
+pub(super) struct ReadHalf {
+    pub consumer: Consumer<SegmentRing>,
+    pub buffer: Vec<u8>,
+    /// Requests and events read by a sender that waited for room (see `send.rs`), to be
+    /// dispatched before anything still in the ring.
+    pub backlog: VecDeque<Message>,
+}
+
+/// Everything a session shares between its threads.
+pub(super) struct Inner {
+    pub segment: Seg,
+    pub config: SessionConfig,
+    /// 0 for peer A, 1 for peer B; the outgoing direction has the same number.
+    pub side: usize,
+    pub inline_max: usize,
+    pub max_message: usize,
+    pub producer: Mutex<Producer<SegmentRing>>,
+    /// The outgoing ring, for a look at the consumer's cursor while waiting for room.
+    pub out_ring: SegmentRing,
+    pub out_pool: SlotPool<Seg>,
+    /// Wakes the peer's reader after a send.
+    pub out_data: Signal<Seg>,
+    /// Where senders wait for ring space or a returned slot.
+    pub out_space: Waiter<Seg>,
+    /// Wakes this side's parked senders (death, close).
+    pub out_space_local: Signal<Seg>,
+    pub reader: Mutex<ReadHalf>,
+    /// The incoming ring, for a look at its cursors without consuming.
+    pub in_ring: SegmentRing,
+    pub in_pool: SlotPool<Seg>,
+    /// Where the reader waits for data: spinning first.
+    pub in_data: Waiter<Seg>,
+    /// Where an idle server parks without the reader role: no spinning.
+    pub in_data_idle: Waiter<Seg>,
+    /// Wakes this side's parked readers (death, close).
+    pub in_data_local: Signal<Seg>,
+    /// Tells the peer's senders that ring space or a slot came free.
+    pub in_space: Signal<Seg>,
+    /// The thread token of the reader-role holder, 0 when free.
+    pub role: AtomicU64,
+    /// Threads serving (`serve`, the background server), woken when the role comes free.
+    pub servers: Mutex<Vec<(u64, Thread)>>,
+    pub pending: Pending,
+    pub services: Services,
+    pub next_id: AtomicU64,
+    pub counters: Counters,
+    pub liveness: Arc<Liveness>,
+    state: AtomicU8,
+    reason: Mutex<Option<IpcError>>,
+    pool_users: AtomicUsize,
+    reclaimed: AtomicBool,
+}
+
+fn setup(what: impl std::fmt::Display) -> IpcError {
+    IpcError::Setup(what.to_string())
+}
+
+/// This thread's token for the reader role (never 0).
+pub(super) fn thread_token() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local!(static TOKEN: u64 = NEXT.fetch_add(1, Ordering::Relaxed));
+    TOKEN.with(|t| *t)
+}
+
+impl Inner {
+    /// The session state over `segment` for the side its role says.
+    pub fn new(segment: Segment, config: SessionConfig) -> Result<Arc<Self>, IpcError> {
+        let side = if segment.role() == Role::Creator { 0 } else { 1 };
+        let (out, inn) = (side, 1 - side);
+        let segment = Arc::new(segment);
+        let geometry = segment.geometry().clone();
+        let limits = FrameLimits::new(&geometry).map_err(|e| setup(e.0))?;
+        let ring = |d| SegmentRing::new(segment.clone(), d).ok_or_else(|| setup(format!("ring {d} is misplaced")));
+        let producer = Producer::with_memory(ring(out)?, geometry.ring_capacity, limits).map_err(setup)?;
+        let consumer = Consumer::with_memory(ring(inn)?, geometry.ring_capacity, limits).map_err(setup)?;
+        let pool = |d| SlotPool::new(segment.clone(), d).map_err(setup);
+        let spin = WaitPolicy { spin: config.spin };
+        let waiter = |d, e| Waiter::new(segment.clone(), d, e).map_err(setup);
+        let signal = |d, e| Signal::new(segment.clone(), d, e).map_err(setup);
+        let liveness =
+            Liveness::new(side, config.heartbeat_interval, config.heartbeat_timeout, config.connect_timeout)?;
+        liveness.beat(segment.region());
+        let inner = Inner {
+            side,
+            inline_max: geometry.inline_max,
+            max_message: geometry.classes.last().map_or(0, |c| c.slot_size),
+            producer: Mutex::new(producer),
+            out_ring: ring(out)?,
+            out_pool: pool(out)?,
+            out_data: signal(out, Event::Data)?,
+            out_space: waiter(out, Event::Space)?.with_policy(spin),
+            out_space_local: signal(out, Event::Space)?,
+            reader: Mutex::new(ReadHalf { consumer, buffer: Vec::new(), backlog: VecDeque::new() }),
+            in_ring: ring(inn)?,
+            in_pool: pool(inn)?,
+            in_data: waiter(inn, Event::Data)?.with_policy(spin),
+            in_data_idle: waiter(inn, Event::Data)?.with_policy(WaitPolicy { spin: 0 }),
+            in_data_local: signal(inn, Event::Data)?,
+            in_space: signal(inn, Event::Space)?,
+            role: AtomicU64::new(0),
+            servers: Mutex::new(Vec::new()),
+            pending: Pending::default(),
+            services: Services::default(),
+            next_id: AtomicU64::new(1),
+            counters: Counters::default(),
+            liveness: Arc::new(liveness),
+            state: AtomicU8::new(OPEN),
+            reason: Mutex::new(None),
+            pool_users: AtomicUsize::new(0),
+            reclaimed: AtomicBool::new(false),
+            config,
+            segment,
+        };
+        Ok(Arc::new(inner))
+    }
+
+    /// Whether the session still works.
+    pub fn is_open(&self) -> bool {
+        self.state.load(Ordering::SeqCst) == OPEN
+    }
+
+    /// `Ok` while the session works, else the error that ended it.
+    pub fn check(&self) -> Result<(), IpcError> {
+        if self.is_open() {
+            return Ok(());
+        }
+        Err(self.reason.lock().clone().unwrap_or(IpcError::Closed))
+    }
+
+    /// End the session with `error` (the first ending wins): fail every call in flight, wake
+    /// every waiting thread, and after a death reclaim the slots. Returns the error that ended it.
+    pub fn fail(&self, error: IpcError) -> IpcError {
+        let state = match error {
+            IpcError::PeerDead(_) => DEAD,
+            IpcError::Malformed(_) => BROKEN,
+            _ => CLOSED,
+        };
+        {
+            let mut reason = self.reason.lock();
+            if self.state.compare_exchange(OPEN, state, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+                return reason.clone().unwrap_or(IpcError::Closed);
+            }
+            *reason = Some(error.clone());
+        }
+        match &error {
+            IpcError::PeerDead(why) => tracing::warn!(side = self.side, why, "IPC peer dead"),
+            IpcError::Malformed(what) => {
+                Counters::bump(&self.counters.malformed);
+                tracing::warn!(side = self.side, what, "IPC session broken by malformed data");
+            }
+            _ => tracing::debug!(side = self.side, error = %error, "IPC session ended"),
+        }
+        self.pending.fail_all(&error);
+        self.wake_everyone();
+        if state == DEAD {
+            self.reclaim();
+        }
+        error
+    }
+
+    /// Wake every thread of this side that may be parked on the session.
+    pub fn wake_everyone(&self) {
+        self.in_data_local.notify();
+        self.out_space_local.notify();
+        self.pending.wake_all();
+        for (_, thread) in self.servers.lock().iter() {
+            thread.unpark();
+        }
+        self.liveness.wake();
+    }
+
+    /// Enter the slot pools (so that a reclaim after death waits for this user to leave).
+    pub fn enter_pools(&self) -> Result<PoolUse<'_>, IpcError> {
+        self.pool_users.fetch_add(1, Ordering::SeqCst);
+        let guard = PoolUse { inner: self };
+        self.check()?;
+        Ok(guard)
+    }
+
+    /// Return both directions' slots to their free lists, once, when nobody uses the pools.
+    fn reclaim(&self) {
+        if self.pool_users.load(Ordering::SeqCst) != 0 || self.reclaimed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        for pool in [&self.out_pool, &self.in_pool] {
+            if let Err(e) = pool.reclaim_all() {
+                tracing::warn!(error = %e, "reclaiming the slots of a dead peer");
+            }
+        }
+    }
+
+    /// Try to take the reader role; a guard that gives it back (and wakes the followers) unless
+    /// this thread already held it.
+    pub fn acquire_role(&self) -> Option<RoleGuard<'_>> {
+        let me = thread_token();
+        let current = self.role.load(Ordering::Acquire);
+        if current == me {
+            return Some(RoleGuard { inner: self, owned: false });
+        }
+        if current != 0 {
+            return None;
+        }
+        self.role.compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire).ok()?;
+        Some(RoleGuard { inner: self, owned: true })
+    }
+
+    /// Whether nobody holds the reader role.
+    pub fn role_free(&self) -> bool {
+        self.role.load(Ordering::Acquire) == 0
+    }
+
+    /// Whether the slots of a dead peer were reclaimed.
+    pub fn reclaimed(&self) -> bool {
+        self.reclaimed.load(Ordering::SeqCst)
+    }
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("side", &self.side).field("segment", &self.segment).finish_non_exhaustive()
+    }
+}
+
+/// A thread inside the slot pools.
+pub(super) struct PoolUse<'a> {
+    inner: &'a Inner,
+}
+
+impl Drop for PoolUse<'_> {
+    fn drop(&mut self) {
+        if self.inner.pool_users.fetch_sub(1, Ordering::SeqCst) == 1 && self.inner.state.load(Ordering::SeqCst) == DEAD
+        {
+            self.inner.reclaim();
+        }
+    }
+}
+
+/// The reader role, held by one thread at a time.
+pub(super) struct RoleGuard<'a> {
+    inner: &'a Inner,
+    /// Whether this guard took the role (an inner guard of a nested wait did not).
+    owned: bool,
+}
+
+impl RoleGuard<'_> {
+    /// Whether this guard took the role itself (the outermost wait of its thread).
+    pub fn owned(&self) -> bool {
+        self.owned
+    }
+}
+
+impl Drop for RoleGuard<'_> {
+    fn drop(&mut self) {
+        if self.owned {
+            self.inner.role.store(0, Ordering::Release);
+            // Followers: one of them takes the role over.
+            self.inner.pending.wake_all();
+            for (_, thread) in self.inner.servers.lock().iter() {
+                thread.unpark();
+            }
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! Sessions: RPC, events and liveness between peer A (the host, which creates the segment and
+//! starts the child) and peer B (the plugin or worker process, which attaches).
+//!
+//! A [`Session`] owns its segment, its outgoing ring producer and slot pool, its incoming ring
+//! consumer, the wake-up words, the calls in flight and the services it offers:
+//!
+//! - [`Session::call`] sends a request (inline when the encoded message fits the geometry's
+//!   inline limit, else through a slot) and waits for the answer; any number of threads may call
+//!   at once. [`Session::publish`] sends a one-way event. A full ring or pool parks the sender
+//!   until its deadline: nothing is dropped.
+//! - [`Session::register`] installs a service's handler, [`Session::on_event`] the event handler;
+//!   [`Session::registry`] describes the services, and the peer can ask for them
+//!   ([`Session::peer_registry`]).
+//! - Receiving follows the leader/follower pattern (see `receive.rs`): one thread at a time reads,
+//!   and a caller waiting for its answer serves the peer's requests meanwhile, so calls nest in
+//!   both directions. [`Session::serve`] (peer B's run loop) or [`Session::serve_in_background`]
+//!   reads while nobody calls.
+//! - Liveness (see `liveness.rs`): the peer's process exit (a pidfd on Linux) first, a heartbeat in
+//!   the header as the backstop. A dead peer fails every call in flight at once with
+//!   [`IpcError::PeerDead`], later operations too, and the slots are reclaimed.
+//! - Every received frame and message is copied out, validated and decoded; malformed data is
+//!   [`IpcError::Malformed`], a counted event that ends the session, never a panic.
+//!
+//! Files: `inner.rs` (shared state, session state, reader role), `send.rs`, `receive.rs`,
+//! `rpc.rs` (calls, events, serving), `pending.rs`, `services.rs`, `liveness.rs`, `monitor.rs`,
+//! `handoff.rs`, `memory.rs` (the rings over the segment), `wire.rs` (borrowed outgoing
+//! messages), `config.rs`, `stats.rs`, `error.rs`.
+//!
+//! ```no_run
+//! use plughost::ipc::layout::Geometry;
+//! use plughost::ipc::session::Session;
+//! use std::time::Duration;
+//!
+//! // Peer A.
+//! let (session, handoff) = Session::create(&Geometry::default()).unwrap();
+//! session.register("host", |method, payload| Ok([method.as_bytes(), payload].concat()));
+//! let child = handoff.spawn(&mut std::process::Command::new("plugin")).unwrap();
+//! let answer = session.call("plugin", "run", b"args", Duration::from_secs(5));
+//! # drop((answer, child));
+//!
+//! // Peer B (in the child).
+//! let session = Session::attach_from_env(&Geometry::default()).unwrap();
+//! session.register("plugin", |_, payload| Ok(payload.to_vec()));
+//! while session.serve(std::time::Instant::now() + Duration::from_secs(1)).is_ok() {}
+//! ```
+
+mod config;
+mod error;
+mod handoff;
+mod inner;
+mod liveness;
+mod memory;
+mod monitor;
+mod pending;
+mod receive;
+mod rpc;
+mod send;
+mod services;
+mod stats;
+mod wire;
+
+pub use config::SessionConfig;
+pub use error::IpcError;
+pub use handoff::ChildHandoff;
+pub use liveness::monotonic_ms;
+pub use rpc::DATA_CHANNEL;
+pub use services::{EventHandler, Handler, REGISTRY_METHOD, REGISTRY_SERVICE};
+pub use stats::SessionStats;
+
+use crate::ipc::layout::Geometry;
+use crate::ipc::message::{MethodKind, Registry};
+use crate::ipc::segment::Segment;
+use inner::Inner;
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// One side of an IPC session. Dropping it closes the session (the peer gets a goodbye).
+#[derive(Debug)]
+pub struct Session {
+    inner: Arc<Inner>,
+    monitor: Mutex<Option<JoinHandle<()>>>,
+    server: Mutex<Option<(JoinHandle<()>, Arc<AtomicBool>)>>,
+}
+
+/// A weak handle for handlers that call back into their own session (a [`Session`] captured by
+/// its own handler would never close). Fails with [`IpcError::Closed`] once the session is gone.
+#[derive(Clone, Debug)]
+pub struct SessionHandle {
+    inner: Weak<Inner>,
+}
+
+fn setup(e: impl std::fmt::Display) -> IpcError {
+    IpcError::Setup(e.to_string())
+}
+
+impl Session {
+    /// Peer A: create a session with a new segment for `geometry`, and the hand-off that lets
+    /// the child attach.
+    pub fn create(geometry: &Geometry) -> Result<(Session, ChildHandoff), IpcError> {
+        Self::create_with(geometry, SessionConfig::default())
+    }
+
+    /// [`Session::create`] with explicit settings.
+    pub fn create_with(geometry: &Geometry, config: SessionConfig) -> Result<(Session, ChildHandoff), IpcError> {
+        let segment = Segment::create(geometry).map_err(setup)?;
+        let session = Self::start(segment, config)?;
+        let handoff = ChildHandoff::new(Arc::downgrade(&session.inner));
+        Ok((session, handoff))
+    }
+
+    /// Peer B: attach to the segment the parent handed over (environment variable
+    /// [`HANDOFF_ENV`](crate::ipc::segment::HANDOFF_ENV)), checked against the local
+    /// `geometry`, and watch the creator's process.
+    pub fn attach_from_env(geometry: &Geometry) -> Result<Session, IpcError> {
+        Self::attach_from_env_with(geometry, SessionConfig::default())
+    }
+
+    /// [`Session::attach_from_env`] with explicit settings.
+    pub fn attach_from_env_with(geometry: &Geometry, config: SessionConfig) -> Result<Session, IpcError> {
+        let segment = Segment::attach_from_env(geometry).map_err(setup)?;
+        let creator = segment.creator_pid();
+        let session = Self::start(segment, config)?;
+        session.inner.liveness.watch(creator, false)?;
+        Ok(session)
+    }
+
+    /// Both sides in this process, over a real segment (for tests and benchmarks between threads).
+    pub fn pair(geometry: &Geometry) -> Result<(Session, Session), IpcError> {
+        Self::pair_with(geometry, SessionConfig::default())
+    }
+
+    /// [`Session::pair`] with explicit settings.
+    pub fn pair_with(geometry: &Geometry, config: SessionConfig) -> Result<(Session, Session), IpcError> {
+        let a = Segment::create(geometry).map_err(setup)?;
+        let b = Segment::attach_fd(a.try_clone_fd().map_err(setup)?, geometry).map_err(setup)?;
+        let (a, b) = (Self::start(a, config.clone())?, Self::start(b, config)?);
+        for side in [&a, &b] {
+            side.inner.liveness.watch(std::process::id(), false)?;
+        }
+        Ok((a, b))
+    }
+
+    fn start(segment: Segment, config: SessionConfig) -> Result<Session, IpcError> {
+        let inner = Inner::new(segment, config)?;
+        let monitor = monitor::spawn(Arc::downgrade(&inner))?;
+        Ok(Session { inner, monitor: Mutex::new(Some(monitor)), server: Mutex::new(None) })
+    }
+
+    /// Call `service`.`method` with `payload` on the peer; the answer's bytes, or why not, within
+    /// `timeout`. Safe from any number of threads at once, and from inside handlers.
+    pub fn call(&self, service: &str, method: &str, payload: &[u8], timeout: Duration) -> Result<Vec<u8>, IpcError> {
+        self.inner.call(service, method, payload, timeout)
+    }
+
+    /// Send a one-way event; waits for room at most the configured reply timeout.
+    pub fn publish(&self, topic: &str, payload: &[u8]) -> Result<(), IpcError> {
+        self.inner.publish(topic, payload, self.inner.config.reply_timeout)
+    }
+
+    /// Send a one-way event, waiting for room at most `timeout`.
+    pub fn publish_timeout(&self, topic: &str, payload: &[u8], timeout: Duration) -> Result<(), IpcError> {
+        self.inner.publish(topic, payload, timeout)
+    }
+
+    /// Register (or replace) `service`; returns its id. See [`Handler`].
+    pub fn register<F>(&self, service: &str, handler: F) -> u32
+    where
+        F: Fn(&str, &[u8]) -> Result<Vec<u8>, (i32, String)> + Send + Sync + 'static,
+    {
+        self.inner.services.register(service, &[], Arc::new(handler))
+    }
+
+    /// [`Session::register`] with the methods the registry lists for introspection.
+    pub fn register_methods<F>(&self, service: &str, methods: &[(&str, MethodKind)], handler: F) -> u32
+    where
+        F: Fn(&str, &[u8]) -> Result<Vec<u8>, (i32, String)> + Send + Sync + 'static,
+    {
+        self.inner.services.register(service, methods, Arc::new(handler))
+    }
+
+    /// Remove `service`; whether it was registered.
+    pub fn unregister(&self, service: &str) -> bool {
+        self.inner.services.unregister(service)
+    }
+
+    /// Set the handler of the peer's events, `(topic, payload)`. Events are handled in arrival
+    /// order by the thread that reads them.
+    pub fn on_event<F>(&self, handler: F)
+    where
+        F: Fn(&str, &[u8]) + Send + Sync + 'static,
+    {
+        self.inner.services.set_event_handler(Arc::new(handler));
+    }
+
+    /// The services this side offers.
+    pub fn registry(&self) -> Registry {
+        self.inner.services.registry()
+    }
+
+    /// The services the peer offers (the built-in [`REGISTRY_SERVICE`]).
+    pub fn peer_registry(&self, timeout: Duration) -> Result<Registry, IpcError> {
+        let bytes = self.call(REGISTRY_SERVICE, REGISTRY_METHOD, &[], timeout)?;
+        postcard::from_bytes(&bytes).map_err(|e| IpcError::Malformed(format!("the peer's registry: {e}")))
+    }
+
+    /// Serve the peer's requests and events on this thread until `deadline`: `Ok` at the
+    /// deadline, the session's error once it ends.
+    pub fn serve(&self, deadline: Instant) -> Result<(), IpcError> {
+        self.inner.serve_until(deadline, &AtomicBool::new(false))?;
+        self.inner.check()
+    }
+
+    /// Serve on a background thread until the session closes (once; later calls do nothing).
+    pub fn serve_in_background(&self) -> Result<(), IpcError> {
+        let mut server = self.server.lock();
+        if server.is_some() {
+            return Ok(());
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let (inner, flag) = (self.inner.clone(), stop.clone());
+        let thread = std::thread::Builder::new()
+            .name("plughost-ipc-serve".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Acquire) {
+                    if inner.serve_until(Instant::now() + Duration::from_secs(1), &flag).is_err() {
+                        return;
+                    }
+                }
+            })
+            .map_err(|e| IpcError::Setup(format!("starting the serving thread: {e}")))?;
+        *server = Some((thread, stop));
+        Ok(())
+    }
+
+    /// A weak handle for handlers (see [`SessionHandle`]).
+    pub fn handle(&self) -> SessionHandle {
+        SessionHandle { inner: Arc::downgrade(&self.inner) }
+    }
+
+    /// `Ok` while the session works, else the error that ended it.
+    pub fn status(&self) -> Result<(), IpcError> {
+        self.inner.check()
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> SessionStats {
+        let inner = &self.inner;
+        let mut stats = inner.counters.snapshot();
+        stats.ring_out = inner.producer.lock().stats();
+        stats.ring_in = inner.reader.lock().consumer.stats();
+        stats.slots_out = inner.out_pool.stats();
+        stats.slots_in = inner.in_pool.stats();
+        stats
+    }
+
+    /// Free slots per class of the outgoing pool (exact only while nothing is sent).
+    pub fn outgoing_free_slots(&self) -> Vec<usize> {
+        (0..self.inner.segment.geometry().classes.len())
+            .map(|c| self.inner.out_pool.free_slots(c).unwrap_or(0))
+            .collect()
+    }
+
+    /// Whether the slots were reclaimed after the peer died.
+    pub fn slots_reclaimed(&self) -> bool {
+        self.inner.reclaimed()
+    }
+
+    /// The segment (for diagnostics and tests).
+    pub fn segment(&self) -> &Segment {
+        &self.inner.segment
+    }
+
+    /// Calls in flight.
+    pub fn calls_in_flight(&self) -> usize {
+        self.inner.pending.count()
+    }
+
+    /// Say goodbye to the peer (if the session still works), fail the calls in flight with
+    /// [`IpcError::Closed`], and stop the serving and monitor threads. Also done on drop.
+    pub fn close(&self) {
+        if self.inner.is_open() {
+            let goodbye = self.inner.send(&wire::Outgoing::Goodbye, Instant::now() + Duration::from_millis(100));
+            if let Err(e) = goodbye {
+                tracing::debug!(error = %e, "no goodbye sent");
+            }
+            self.inner.fail(IpcError::Closed);
+        }
+        let current = std::thread::current().id();
+        if let Some((thread, stop)) = self.server.lock().take() {
+            stop.store(true, Ordering::Release);
+            self.inner.wake_everyone();
+            if thread.thread().id() != current {
+                let _ = thread.join();
+            }
+        }
+        if let Some(thread) = self.monitor.lock().take() {
+            self.inner.liveness.wake();
+            if thread.thread().id() != current {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl SessionHandle {
+    fn inner(&self) -> Result<Arc<Inner>, IpcError> {
+        self.inner.upgrade().ok_or(IpcError::Closed)
+    }
+
+    /// [`Session::call`].
+    pub fn call(&self, service: &str, method: &str, payload: &[u8], timeout: Duration) -> Result<Vec<u8>, IpcError> {
+        self.inner()?.call(service, method, payload, timeout)
+    }
+
+    /// [`Session::publish_timeout`].
+    pub fn publish(&self, topic: &str, payload: &[u8], timeout: Duration) -> Result<(), IpcError> {
+        self.inner()?.publish(topic, payload, timeout)
+    }
+
+    /// [`Session::status`].
+    pub fn status(&self) -> Result<(), IpcError> {
+        self.inner()?.check()
+    }
+}

@@ -1,0 +1,129 @@
+//! Sending: encode, then an INLINE frame when the message fits the inline limit, else a slot and
+//! a SLOT frame. A full ring or pool parks the sender (spin, then park in slices on the space
+//! word) until its deadline: nothing is dropped; past the deadline the send fails with
+//! [`IpcError::Timeout`] and a slot it took is returned.
+//!
+//! While it waits, a sender that can take the reader role reads what the peer sent (answers to
+//! their callers, requests and events into a backlog the reader dispatches first), so that two
+//! peers flooding each other do not both wait for a reader that never comes.
+
+use super::inner::{thread_token, Inner, SLICE};
+use super::stats::Counters;
+use super::wire::Outgoing;
+use super::IpcError;
+use crate::ipc::frame::{FrameKind, SlotDescriptor};
+use crate::ipc::ring::{Cursor, RingMemory, SendError};
+use crate::ipc::slots::{Descriptor, SlotError};
+use std::cell::RefCell;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+thread_local! {
+    /// Each thread's encoding buffer (taken while in use, so nested sends get their own).
+    static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Inner {
+    /// Send `message`, waiting for room until `deadline`.
+    pub fn send(&self, message: &Outgoing<'_>, deadline: Instant) -> Result<(), IpcError> {
+        self.check()?;
+        let mut buffer = BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
+        message.encode_into(&mut buffer);
+        let result = if buffer.len() <= self.inline_max {
+            self.send_frame(FrameKind::Inline, &buffer, deadline).map(|()| Counters::bump(&self.counters.inline_sent))
+        } else {
+            self.send_in_slot(&buffer, deadline).map(|()| Counters::bump(&self.counters.slot_sent))
+        };
+        if buffer.capacity() <= 1 << 16 {
+            BUFFER.with(|b| *b.borrow_mut() = buffer);
+        }
+        result
+    }
+
+    /// Put `bytes` into a slot (waiting for one), then send its descriptor.
+    fn send_in_slot(&self, bytes: &[u8], deadline: Instant) -> Result<(), IpcError> {
+        if bytes.len() > self.max_message {
+            return Err(IpcError::TooLarge { len: bytes.len(), max: self.max_message });
+        }
+        let pools = self.enter_pools()?;
+        let mut counted = false;
+        let slot = loop {
+            match self.out_pool.put(bytes) {
+                Ok(d) => break d,
+                Err(SlotError::Full) => {}
+                Err(SlotError::TooLarge { length, max }) => return Err(IpcError::TooLarge { len: length, max }),
+                Err(e) => return Err(self.fail(IpcError::Malformed(format!("outgoing slot pool: {e}")))),
+            }
+            if !counted {
+                counted = true;
+                Counters::bump(&self.counters.pool_full_waits);
+            }
+            self.wait_for_space(deadline, || self.out_pool.may_fit(bytes.len()))?;
+        };
+        let frame = descriptor_frame(&slot);
+        let sent = self.send_frame(FrameKind::Slot, &frame.encode(), deadline);
+        if sent.is_err() && self.is_open() {
+            // Not sent: the slot is still ours. (After a death the reclaim frees it.)
+            let _ = self.out_pool.cancel(slot);
+        }
+        drop(pools);
+        sent
+    }
+
+    /// Send one frame, waiting for ring space until `deadline`.
+    fn send_frame(&self, kind: FrameKind, payload: &[u8], deadline: Instant) -> Result<(), IpcError> {
+        let mut counted = false;
+        loop {
+            self.check()?;
+            let result = self.producer.lock().try_send(kind, payload);
+            match result {
+                Ok(()) => {
+                    self.out_data.notify();
+                    return Ok(());
+                }
+                Err(SendError::Full) => {}
+                Err(e) => return Err(self.fail(IpcError::Malformed(format!("outgoing ring: {e}")))),
+            }
+            if !counted {
+                counted = true;
+                Counters::bump(&self.counters.ring_full_waits);
+            }
+            // The consumer's cursor moving is the sign of room (a hint: the producer re-checks).
+            let head = self.out_ring.load(Cursor::Head, Ordering::Acquire);
+            self.wait_for_space(deadline, || self.out_ring.load(Cursor::Head, Ordering::Acquire) != head)?;
+        }
+    }
+
+    /// Park on the outgoing space word until `ready` holds, the session ends, or `deadline`.
+    fn wait_for_space(&self, deadline: Instant, mut ready: impl FnMut() -> bool) -> Result<(), IpcError> {
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(IpcError::Timeout);
+        }
+        let slice = deadline.min(now + SLICE);
+        // The peer may itself wait for room in our direction: keep reading while waiting.
+        self.drain_while_blocked()?;
+        let can_read = || self.role_free() || self.role.load(Ordering::Acquire) == thread_token();
+        let woke = self
+            .out_space
+            .wait_until(|| !self.is_open() || ready() || (can_read() && self.in_ring.has_unread()), slice);
+        self.check()?;
+        if woke.is_err() {
+            self.check_peer_process()?;
+        }
+        Ok(())
+    }
+
+    /// Poll the peer's process (cheap); a dead one ends the session.
+    pub fn check_peer_process(&self) -> Result<(), IpcError> {
+        if let Some(why) = self.liveness.process_exited() {
+            return Err(self.fail(IpcError::PeerDead(why)));
+        }
+        Ok(())
+    }
+}
+
+/// The SLOT frame's payload for a slot the pool handed out (the pool's classes fit a `u8`).
+fn descriptor_frame(d: &Descriptor) -> SlotDescriptor {
+    SlotDescriptor { class: d.class as u8, index: d.index, generation: d.generation, len: d.length }
+}

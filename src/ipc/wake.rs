@@ -1,0 +1,296 @@
+//! Wake-ups between the peers, one pair of words per ring direction and event, living in the
+//! rings' control blocks (the ring code owns `tail`/`head` at offset 0 of each line and leaves
+//! offsets 8..64 to this module):
+//!
+//! ```text
+//! producer line, Layout.rings[d]        +8  data sequence   (AtomicU32, the futex word)
+//!                                       +12 data waiters    (AtomicU32, non-zero while parked)
+//! consumer line, Layout.rings[d] + 64   +8  space sequence  (AtomicU32, the futex word)
+//!                                       +12 space waiters   (AtomicU32)
+//! ```
+//!
+//! "Data available" is waited for by the consumer of direction `d` and signalled by its producer;
+//! "space available" (ring space, or a slot returned to the pool of direction `d`) is waited for by
+//! the producer and signalled by the consumer.
+//!
+//! Protocol. The waiter spins on its condition for a bounded number of rounds
+//! ([`WaitPolicy::spin`]); then it reads the sequence, registers in the waiters word (SeqCst),
+//! re-checks the condition, and parks on the sequence word with a timeout (Linux: `FUTEX_WAIT`
+//! **without** `FUTEX_PRIVATE_FLAG`, so the key is the shared page, not the address). The signaller
+//! publishes its change, issues a SeqCst fence, reads the waiters word, and only when it is
+//! non-zero bumps the sequence and calls `FUTEX_WAKE`. Either the waiter's re-check sees the
+//! change or the signaller sees the waiter; a wake between the re-check and the park changes the
+//! sequence, so the park returns at once. No syscall happens while the peer is awake.
+//!
+//! The peer can write these words: the worst it can do is make this side's notifications cost a
+//! syscall (a waiters word that stays non-zero) or make this side sleep until its deadline (a
+//! waiters word it clears). Every wait has a deadline.
+//!
+//! Other platforms (Windows, Unix systems without futex) park by sleeping in short, growing steps
+//! (50 µs up to 1 ms) and re-checking; notifications are free. Windows events (one per direction,
+//! duplicated into the child like the section) are the planned replacement.
+
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(not(target_os = "linux"))]
+mod poll;
+#[cfg(all(test, target_os = "linux"))]
+mod tests;
+
+#[cfg(target_os = "linux")]
+use linux as sys;
+#[cfg(not(target_os = "linux"))]
+use poll as sys;
+
+use crate::ipc::layout::Layout;
+use crate::ipc::segment::Segment;
+use std::fmt;
+use std::ops::Deref;
+use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+use std::time::Instant;
+
+/// Offset of the sequence word within its control line; the waiters word follows at +4.
+pub const WORDS_OFFSET: usize = 8;
+/// Offset of the consumer line from the start of a ring's control block.
+pub const CONSUMER_LINE: usize = 64;
+
+/// What a waiter waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Data available in direction `d` (the consumer waits, the producer signals).
+    Data,
+    /// Space available in direction `d`: ring space or a returned slot (the producer waits, the
+    /// consumer signals).
+    Space,
+}
+
+/// Offset of the sequence word for `direction` and `event` in `layout`, or `None` for a direction
+/// other than 0 or 1.
+pub fn word_offset(layout: &Layout, direction: usize, event: Event) -> Option<usize> {
+    let ring = *layout.rings.get(direction)?;
+    let line = match event {
+        Event::Data => 0,
+        Event::Space => CONSUMER_LINE,
+    };
+    Some(ring + line + WORDS_OFFSET)
+}
+
+/// Why a waiter or signal cannot be made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WakeError {
+    /// The direction is neither 0 (A→B) nor 1 (B→A).
+    BadDirection(usize),
+    /// The words lie outside the segment (an internal inconsistency).
+    OutOfRegion,
+}
+
+impl fmt::Display for WakeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WakeError::BadDirection(d) => write!(f, "ring direction {d} does not exist"),
+            WakeError::OutOfRegion => f.write_str("the wake-up words lie outside the segment"),
+        }
+    }
+}
+
+impl std::error::Error for WakeError {}
+
+/// A wait ran past its deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimedOut;
+
+impl fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the wait ran past its deadline")
+    }
+}
+
+impl std::error::Error for TimedOut {}
+
+/// How long a waiter spins before it parks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WaitPolicy {
+    /// Condition checks, each followed by a spin-loop hint, before parking (0 parks at once).
+    pub spin: u32,
+}
+
+impl Default for WaitPolicy {
+    /// 2,000 rounds: some tens of microseconds, enough to catch a busy peer's reply without a
+    /// syscall.
+    fn default() -> Self {
+        WaitPolicy { spin: 2000 }
+    }
+}
+
+/// The segment `S` (a `&Segment`, an `Arc<Segment>`, ...) and the offset of one sequence word.
+#[derive(Debug)]
+struct Words<S> {
+    segment: S,
+    seq: usize,
+}
+
+impl<S: Deref<Target = Segment>> Words<S> {
+    fn new(segment: S, direction: usize, event: Event) -> Result<Self, WakeError> {
+        let seq = word_offset(segment.layout(), direction, event).ok_or(WakeError::BadDirection(direction))?;
+        let region = segment.region();
+        if region.atomic_u32(seq).is_none() || region.atomic_u32(seq + 4).is_none() {
+            return Err(WakeError::OutOfRegion);
+        }
+        Ok(Words { segment, seq })
+    }
+
+    /// The sequence and waiters words (checked in `new`; the region never changes size).
+    fn get(&self) -> Option<(&AtomicU32, &AtomicU32)> {
+        let region = self.segment.region();
+        Some((region.atomic_u32(self.seq)?, region.atomic_u32(self.seq + 4)?))
+    }
+}
+
+/// Counters of a [`Waiter`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WaitStats {
+    /// Calls to `wait_until`.
+    pub waits: u64,
+    /// Waits satisfied while spinning.
+    pub spun: u64,
+    /// Parks (futex waits or sleeps).
+    pub parks: u64,
+    /// Waits that ran past their deadline.
+    pub timeouts: u64,
+}
+
+/// The waiting side of one direction and event.
+#[derive(Debug)]
+pub struct Waiter<S> {
+    words: Words<S>,
+    policy: WaitPolicy,
+    waits: AtomicU64,
+    spun: AtomicU64,
+    parks: AtomicU64,
+    timeouts: AtomicU64,
+}
+
+impl<S: Deref<Target = Segment>> Waiter<S> {
+    /// The waiter for `event` in `direction` (0 = A→B, 1 = B→A) of `segment`.
+    pub fn new(segment: S, direction: usize, event: Event) -> Result<Self, WakeError> {
+        Ok(Waiter {
+            words: Words::new(segment, direction, event)?,
+            policy: WaitPolicy::default(),
+            waits: AtomicU64::new(0),
+            spun: AtomicU64::new(0),
+            parks: AtomicU64::new(0),
+            timeouts: AtomicU64::new(0),
+        })
+    }
+
+    /// The same waiter with another spin policy.
+    pub fn with_policy(mut self, policy: WaitPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Wait until `cond` holds or `deadline` passes: spin, then park until the peer's
+    /// [`Signal::notify`] or the deadline. `cond` must read what the signaller publishes before
+    /// it notifies (with Acquire or stronger).
+    pub fn wait_until(&self, mut cond: impl FnMut() -> bool, deadline: Instant) -> Result<(), TimedOut> {
+        self.waits.fetch_add(1, Ordering::Relaxed);
+        for _ in 0..self.policy.spin {
+            if cond() {
+                self.spun.fetch_add(1, Ordering::Relaxed);
+                return Ok(());
+            }
+            std::hint::spin_loop();
+        }
+        let Some((seq, waiters)) = self.words.get() else {
+            return Err(TimedOut);
+        };
+        let mut attempt = 0u32;
+        loop {
+            if cond() {
+                return Ok(());
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                self.timeouts.fetch_add(1, Ordering::Relaxed);
+                return Err(TimedOut);
+            }
+            let expected = seq.load(Ordering::SeqCst);
+            waiters.fetch_add(1, Ordering::SeqCst);
+            fence(Ordering::SeqCst);
+            if cond() {
+                waiters.fetch_sub(1, Ordering::SeqCst);
+                return Ok(());
+            }
+            self.parks.fetch_add(1, Ordering::Relaxed);
+            sys::wait(seq, expected, deadline - now, attempt);
+            waiters.fetch_sub(1, Ordering::SeqCst);
+            attempt = attempt.saturating_add(1);
+        }
+    }
+
+    /// This waiter's counters.
+    pub fn stats(&self) -> WaitStats {
+        WaitStats {
+            waits: self.waits.load(Ordering::Relaxed),
+            spun: self.spun.load(Ordering::Relaxed),
+            parks: self.parks.load(Ordering::Relaxed),
+            timeouts: self.timeouts.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Counters of a [`Signal`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SignalStats {
+    /// Calls to `notify`.
+    pub notifies: u64,
+    /// Wake syscalls made (only when a waiter was registered).
+    pub wake_calls: u64,
+}
+
+/// The signalling side of one direction and event.
+#[derive(Debug)]
+pub struct Signal<S> {
+    words: Words<S>,
+    notifies: AtomicU64,
+    wake_calls: AtomicU64,
+}
+
+impl<S: Deref<Target = Segment>> Signal<S> {
+    /// The signal for `event` in `direction` (0 = A→B, 1 = B→A) of `segment`.
+    pub fn new(segment: S, direction: usize, event: Event) -> Result<Self, WakeError> {
+        Ok(Signal {
+            words: Words::new(segment, direction, event)?,
+            notifies: AtomicU64::new(0),
+            wake_calls: AtomicU64::new(0),
+        })
+    }
+
+    /// Tell a parked waiter that the condition may hold now. Call after publishing the change.
+    /// Costs a fence and a load when nobody waits; a syscall only when a waiter is registered.
+    pub fn notify(&self) {
+        self.notifies.fetch_add(1, Ordering::Relaxed);
+        let Some((seq, waiters)) = self.words.get() else {
+            return;
+        };
+        fence(Ordering::SeqCst);
+        if waiters.load(Ordering::SeqCst) != 0 {
+            seq.fetch_add(1, Ordering::SeqCst);
+            self.wake_calls.fetch_add(1, Ordering::Relaxed);
+            sys::wake(seq);
+        }
+    }
+
+    /// Whether a waiter is registered right now (peer-written: a hint, for tests and diagnostics).
+    pub fn peer_waiting(&self) -> bool {
+        self.words.get().is_some_and(|(_, waiters)| waiters.load(Ordering::SeqCst) != 0)
+    }
+
+    /// This signal's counters.
+    pub fn stats(&self) -> SignalStats {
+        SignalStats {
+            notifies: self.notifies.load(Ordering::Relaxed),
+            wake_calls: self.wake_calls.load(Ordering::Relaxed),
+        }
+    }
+}
