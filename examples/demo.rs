@@ -1,5 +1,6 @@
 //! The plughost demo: load a work module, execute it, swap in a second version while other threads
-//! keep calling it, watch a broken build roll back, and print health.
+//! keep calling it, watch a broken build roll back, and print health; then call a second process
+//! over the shared-memory IPC layer (in progress: Rust API only), with a nested call and a crash.
 //!
 //! Run with `bash scripts/demo.sh` (which builds the example modules first) or, once they are
 //! built, `cargo run --example demo -- <folder with libcounter.so, libcounter_v2.so, libcounter_broken.so>`.
@@ -27,6 +28,10 @@ fn text(bytes: Vec<u8>) -> String {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    #[cfg(unix)]
+    if std::env::var_os(ipc::PEER_ENV).is_some() {
+        return ipc::peer();
+    }
     let built = PathBuf::from(std::env::args().nth(1).ok_or("usage: demo <folder with the built counter modules>")?);
     let work = std::env::temp_dir().join(format!("plughost-demo-{}", std::process::id()));
     let root = work.join("modules");
@@ -119,5 +124,95 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let left = std::fs::read_dir(work.join("shadow")).map(|d| d.count()).unwrap_or(0);
     println!("   shadow folders left: {left}");
     std::fs::remove_dir_all(&work)?;
+
+    #[cfg(unix)]
+    ipc::demo()?;
     Ok(())
+}
+
+/// Part 7: a second process over the shared-memory IPC layer.
+#[cfg(unix)]
+mod ipc {
+    use plughost::ipc::layout::Geometry;
+    use plughost::ipc::session::{IpcError, Session};
+    use std::process::Command;
+    use std::time::{Duration, Instant};
+
+    /// Set in the environment of the demo's peer process.
+    pub const PEER_ENV: &str = "PLUGHOST_DEMO_PEER";
+    const TIMEOUT: Duration = Duration::from_secs(10);
+
+    fn failure(e: IpcError) -> (i32, String) {
+        (e.kind().code(), e.to_string())
+    }
+
+    /// The host side: start the peer, call it, let it call back, then kill it mid-call.
+    pub fn demo() -> Result<(), Box<dyn std::error::Error>> {
+        println!("\n== 7. A second process over shared memory (IPC layer, in progress: Rust API only)");
+        let (session, handoff) = Session::create(&Geometry::default())?;
+        session.register("host", |method, payload| match method {
+            "greeting" => Ok(format!("the host greets {}", String::from_utf8_lossy(payload)).into_bytes()),
+            other => Err((200, format!("the host has no method {other}"))),
+        });
+        let mut command = Command::new(std::env::current_exe()?);
+        command.env(PEER_ENV, "1");
+        let mut child = handoff.die_with_parent(true).spawn(&mut command)?;
+        println!("   peer process {} attached to a sealed memfd segment", child.id());
+
+        let reply = session.call("peer", "echo", b"ping", TIMEOUT)?;
+        println!("   call peer.echo(\"ping\")      -> {}", String::from_utf8_lossy(&reply));
+        let reply = session.call("peer", "ask_host", b"the plugin", TIMEOUT)?;
+        println!("   call peer.ask_host (nested)  -> {}", String::from_utf8_lossy(&reply));
+        let rounds = 10_000;
+        let started = Instant::now();
+        for _ in 0..rounds {
+            session.call("peer", "echo", &[0u8; 32], TIMEOUT)?;
+        }
+        let per_call = started.elapsed() / rounds;
+        println!("   {rounds} calls of 32 bytes: {per_call:?} per round trip (debug build; see BENCHMARKS.md)");
+
+        let caller = {
+            let handle = session.handle();
+            std::thread::spawn(move || {
+                let result = handle.call("peer", "sleep", b"", TIMEOUT);
+                (result, Instant::now())
+            })
+        };
+        std::thread::sleep(Duration::from_millis(200));
+        let killed = Instant::now();
+        child.kill()?;
+        let (result, failed_at) = caller.join().map_err(|_| "caller thread panicked")?;
+        match result {
+            Err(e) => println!(
+                "   peer killed with SIGKILL mid-call: the call failed after {:?} with {}",
+                failed_at.duration_since(killed),
+                e.kind().name()
+            ),
+            Ok(_) => println!("   unexpected: the call succeeded"),
+        }
+        child.wait()?;
+        Ok(())
+    }
+
+    /// The peer process: serve until the host goes away.
+    pub fn peer() -> Result<(), Box<dyn std::error::Error>> {
+        let session = Session::attach_from_env(&Geometry::default())?;
+        let handle = session.handle();
+        session.register("peer", move |method, payload| match method {
+            "echo" => Ok(payload.to_vec()),
+            "ask_host" => handle.call("host", "greeting", payload, TIMEOUT).map_err(failure),
+            "sleep" => {
+                std::thread::sleep(Duration::from_secs(30));
+                Ok(Vec::new())
+            }
+            other => Err((200, format!("the peer has no method {other}"))),
+        });
+        loop {
+            match session.serve(Instant::now() + Duration::from_secs(1)) {
+                Ok(()) => {}
+                Err(IpcError::Closed) | Err(IpcError::PeerDead(_)) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
 }
