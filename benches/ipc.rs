@@ -11,10 +11,10 @@
 //! file on its channels, and `PR_SET_PDEATHSIG`).
 //!
 //! Busy peers are back-to-back calls: the default spin (2,000 rounds, some hundreds of
-//! microseconds here) catches each request and answer without parking. A larger spin setting is
-//! not used: an idle serving thread spins that many rounds again after every 10 ms park, so it
-//! would take a CPU from the other cases. Parked peers are calls after a pause longer than the
-//! spin; the bench prints the child's context switches per call to show which one happened.
+//! microseconds here) catches each request and answer without parking. Parked peers are calls
+//! after a pause longer than the spin; the bench prints the child's context switches per call to
+//! show which one happened, and the session child's CPU time over a quiet spell (an idle serving
+//! thread parks without spinning).
 //!
 //! Run: `cargo bench --bench ipc`. Targets: busy round trip <= 1 µs p50 and >= 10x faster than
 //! the Unix socket; 1 MB throughput >= 2x the Unix socket; parked round trip within 1.5x of the
@@ -526,6 +526,16 @@ mod linux {
             .sum()
     }
 
+    /// User and system CPU time of all threads of `pid`, in clock ticks (`/proc/<pid>/stat`).
+    fn cpu_ticks(pid: u32) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // The fields after the command name (which may hold spaces) start with the state.
+        let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+        fields.get(11..13).map_or(0, |f| f.iter().filter_map(|v| v.parse::<u64>().ok()).sum())
+    }
+
     /// Per call, the child's voluntary context switches over `calls` calls made by `op`.
     fn switches_per_call(pid: u32, calls: u64, mut op: impl FnMut()) -> f64 {
         let before = voluntary_switches(pid);
@@ -626,6 +636,18 @@ mod linux {
         println!(
             "session child's voluntary context switches per call: {busy_switches:.3} back to back, \
              {spaced_switches:.2} after {GAP:?} pauses"
+        );
+        // An idle session costs its serving thread's spinning (and the liveness monitor).
+        let idle = if measuring { Duration::from_secs(2) } else { Duration::from_millis(20) };
+        std::thread::sleep(Duration::from_millis(50));
+        let before = cpu_ticks(pid);
+        std::thread::sleep(idle);
+        let ticks = cpu_ticks(pid) - before;
+        // SAFETY: sysconf only reads a constant.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        println!(
+            "session child's CPU while idle: {:.1} ms per second ({ticks} ticks over {idle:?})",
+            ticks as f64 / hz * 1000.0 / idle.as_secs_f64()
         );
 
         if measuring {

@@ -58,6 +58,9 @@ pub(super) struct Inner {
     /// Wakes this side's parked senders (death, close).
     pub out_space_local: Signal<Seg>,
     pub reader: Mutex<ReadHalf>,
+    /// Whether the reader's backlog holds messages (changed only under the `reader` lock), so
+    /// that a poll round with nothing to read takes no lock.
+    pub backlogged: AtomicBool,
     /// The incoming ring, for a look at its cursors without consuming.
     pub in_ring: SegmentRing,
     pub in_pool: SlotPool<Seg>,
@@ -78,6 +81,9 @@ pub(super) struct Inner {
     pub next_id: AtomicU64,
     pub counters: Counters,
     pub liveness: Arc<Liveness>,
+    /// The [`activity`](Inner::activity) count when a serving thread's park last ran out with
+    /// nothing happening; while the count still equals it, serving threads park without spinning.
+    pub idle_mark: AtomicU64,
     state: AtomicU8,
     reason: Mutex<Option<IpcError>>,
     pool_users: AtomicUsize,
@@ -124,6 +130,7 @@ impl Inner {
             out_space: waiter(out, Event::Space)?.with_policy(spin),
             out_space_local: signal(out, Event::Space)?,
             reader: Mutex::new(ReadHalf { consumer, buffer: Vec::new(), backlog: VecDeque::new() }),
+            backlogged: AtomicBool::new(false),
             in_ring: ring(inn)?,
             in_pool: pool(inn)?,
             in_data: waiter(inn, Event::Data)?.with_policy(spin),
@@ -137,6 +144,7 @@ impl Inner {
             next_id: AtomicU64::new(1),
             counters: Counters::default(),
             liveness: Arc::new(liveness),
+            idle_mark: AtomicU64::new(u64::MAX),
             state: AtomicU8::new(OPEN),
             reason: Mutex::new(None),
             pool_users: AtomicUsize::new(0),
@@ -160,8 +168,9 @@ impl Inner {
         Err(self.reason.lock().clone().unwrap_or(IpcError::Closed))
     }
 
-    /// End the session with `error` (the first ending wins): fail every call in flight, wake
-    /// every waiting thread, and after a death reclaim the slots. Returns the error that ended it.
+    /// End the session with `error` (the first ending wins): after a death reclaim the slots,
+    /// then fail every call in flight and wake every waiting thread. Returns the error that ended
+    /// it.
     pub fn fail(&self, error: IpcError) -> IpcError {
         let state = match error {
             IpcError::PeerDead(_) => DEAD,
@@ -183,11 +192,13 @@ impl Inner {
             }
             _ => tracing::debug!(side = self.side, error = %error, "IPC session ended"),
         }
-        self.pending.fail_all(&error);
-        self.wake_everyone();
         if state == DEAD {
+            // Before the calls fail, so that a caller seeing `PeerDead` sees the slots back (a
+            // thread still inside the pools reclaims them when it leaves, after the wake-up).
             self.reclaim();
         }
+        self.pending.fail_all(&error);
+        self.wake_everyone();
         error
     }
 
@@ -235,6 +246,20 @@ impl Inner {
         }
         self.role.compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire).ok()?;
         Some(RoleGuard { inner: self, owned: true })
+    }
+
+    /// A count that moves with every call made, event published and request or event handled
+    /// (the counters' sum: reading it costs the hot path nothing).
+    pub fn activity(&self) -> u64 {
+        let c = &self.counters;
+        [&c.calls, &c.events_sent, &c.requests_served, &c.events_received]
+            .iter()
+            .fold(0u64, |sum, counter| sum.wrapping_add(counter.load(Ordering::Relaxed)))
+    }
+
+    /// Whether nothing happened since a serving thread's park last ran out idle.
+    pub fn quiet(&self) -> bool {
+        self.activity() == self.idle_mark.load(Ordering::Relaxed)
     }
 
     /// Whether nobody holds the reader role.

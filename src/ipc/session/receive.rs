@@ -14,8 +14,11 @@
 //!   answer, by the end of the session, or by the leader giving the role up.
 //! - A serving thread that finds nothing to read gives the role up before it parks, so that a
 //!   caller arriving meanwhile leads itself (and reads its answer without any wake-up syscall).
+//!   It spins on the ring first only after recent activity (a call made, an event published, a
+//!   request or event handled since its last park ran out idle); an idle server parks slice after
+//!   slice without spinning, so an idle session costs no CPU beyond one wake-up per [`SLICE`].
 
-use super::inner::{Inner, RoleGuard, SLICE};
+use super::inner::{Inner, ReadHalf, RoleGuard, SLICE};
 use super::pending::{CallResult, CallSlot};
 use super::services::{REGISTRY_METHOD, REGISTRY_SERVICE};
 use super::stats::Counters;
@@ -128,6 +131,10 @@ impl Inner {
             let received = match self.receive_one() {
                 Ok(Some(message)) => Some(message),
                 Ok(None) => {
+                    if serving && role.owned() && self.quiet() {
+                        // Nothing happened since the last idle park: park again without spinning.
+                        return Turn::Idle;
+                    }
                     // Nothing yet: spin, then (callers, nested waits) park holding the role.
                     let park_until = if serving && role.owned() { now } else { deadline.min(now + SLICE) };
                     let mut got = None;
@@ -171,11 +178,16 @@ impl Inner {
     }
 
     /// A server without the role parks on the data word (no spinning) until data, the deadline
-    /// or a slice passes.
+    /// or a slice passes. A slice that passes with no activity marks the session quiet, so that
+    /// the next turn parks again at once instead of spinning.
     fn park_idle(&self, goal: &Goal<'_>, deadline: Instant) -> Result<(), IpcError> {
+        let activity = self.activity();
         let until = deadline.min(Instant::now() + SLICE);
         let woke = self.in_data_idle.wait_until(|| goal.ready() || !self.is_open() || self.has_input(), until);
         if woke.is_err() {
+            if self.activity() == activity {
+                self.idle_mark.store(activity, Ordering::Relaxed);
+            }
             self.check_peer_process()?;
         }
         Ok(())
@@ -201,25 +213,28 @@ impl Inner {
     }
 
     /// Copy the next message out of the ring (and its slot), validate and decode it. Only the
-    /// reader-role holder calls this. Malformed data ends the session.
+    /// reader-role holder calls this. Malformed data ends the session. With nothing to read (the
+    /// common poll round) it takes no lock: two loads of the ring's cursors and one of a flag.
     pub fn receive_one(&self) -> Result<Option<Message>, IpcError> {
+        if !self.backlogged.load(Ordering::Acquire) && !self.in_ring.has_unread() {
+            return Ok(None);
+        }
         let mut reader = self.reader.lock();
         if let Some(message) = reader.backlog.pop_front() {
+            self.backlogged.store(!reader.backlog.is_empty(), Ordering::Release);
             return Ok(Some(message));
         }
-        drop(reader);
-        self.read_ring()
+        self.read_ring(&mut reader)
     }
 
     /// Whether a message waits to be dispatched (in the ring or the backlog).
     pub fn has_input(&self) -> bool {
-        self.in_ring.has_unread() || !self.reader.lock().backlog.is_empty()
+        self.in_ring.has_unread() || self.backlogged.load(Ordering::Acquire)
     }
 
-    /// Copy the next message out of the ring itself, ignoring the backlog.
-    fn read_ring(&self) -> Result<Option<Message>, IpcError> {
-        let mut reader = self.reader.lock();
-        let half = &mut *reader;
+    /// Copy the next message out of the ring itself, ignoring the backlog (the caller holds the
+    /// `reader` lock).
+    fn read_ring(&self, half: &mut ReadHalf) -> Result<Option<Message>, IpcError> {
         let frame = match half.consumer.try_recv(&mut half.buffer) {
             Ok(None) => return Ok(None),
             Ok(Some(frame)) => frame,
@@ -253,16 +268,24 @@ impl Inner {
             return Ok(());
         };
         loop {
-            if self.reader.lock().backlog.len() >= BACKLOG_MAX {
+            let mut reader = self.reader.lock();
+            if reader.backlog.len() >= BACKLOG_MAX {
                 return Ok(());
             }
-            match self.read_ring()? {
+            match self.read_ring(&mut reader)? {
                 None => return Ok(()),
-                Some(Message::Response { id, payload }) => self.answer(id, Ok(payload)),
+                Some(Message::Response { id, payload }) => {
+                    drop(reader);
+                    self.answer(id, Ok(payload))
+                }
                 Some(Message::Failure { id, status, message }) => {
+                    drop(reader);
                     self.answer(id, Err(IpcError::from_failure(status, message)))
                 }
-                Some(other) => self.reader.lock().backlog.push_back(other),
+                Some(other) => {
+                    reader.backlog.push_back(other);
+                    self.backlogged.store(true, Ordering::Release);
+                }
             }
         }
     }
