@@ -147,6 +147,66 @@ impl Message {
     }
 }
 
+/// The fields of a message that come before its payload, borrowed from the bytes decoded: the
+/// variants of [`Message`] that carry a payload, in the same order, without it.
+#[derive(Deserialize)]
+enum Head<'a> {
+    Hello,
+    Request { id: u64, channel: u32, service: &'a str, method: &'a str },
+    Response { id: u64 },
+    Failure,
+    Event { channel: u32, topic: &'a str },
+}
+
+/// Where a payload lies in an encoded message, from [`Message::decode_head`].
+#[derive(Debug)]
+pub struct PayloadAt {
+    /// The message with an empty payload; [`Message::set_payload`] fills it in.
+    pub message: Message,
+    /// The payload's first byte.
+    pub offset: usize,
+    /// The payload's length.
+    pub len: usize,
+}
+
+impl Message {
+    /// Decode the head of a message of `total` bytes from its first bytes, `prefix`: the fields
+    /// before the payload and the payload's place. `None` when the message carries no payload or
+    /// its head does not fit in `prefix`; an error when the head is malformed or the payload
+    /// would not end exactly at `total`. Decoding the same bytes whole with [`Message::decode`]
+    /// gives the same message.
+    pub fn decode_head(prefix: &[u8], total: usize) -> Result<Option<PayloadAt>, DecodeError> {
+        let Ok((head, rest)) = postcard::take_from_bytes::<Head<'_>>(prefix) else {
+            return Ok(None);
+        };
+        let message = match head {
+            Head::Hello | Head::Failure => return Ok(None),
+            Head::Request { id, channel, service, method } => {
+                Message::Request { id, channel, service: service.into(), method: method.into(), payload: Vec::new() }
+            }
+            Head::Response { id } => Message::Response { id, payload: Vec::new() },
+            Head::Event { channel, topic } => Message::Event { channel, topic: topic.into(), payload: Vec::new() },
+        };
+        let Ok((len, rest)) = postcard::take_from_bytes::<u64>(rest) else {
+            return Ok(None);
+        };
+        let offset = prefix.len() - rest.len();
+        if usize::try_from(len).ok().and_then(|l| l.checked_add(offset)) != Some(total) {
+            return Err(DecodeError(format!("a payload of {len} bytes at {offset} does not end at {total}")));
+        }
+        Ok(Some(PayloadAt { message, offset, len: total - offset }))
+    }
+
+    /// Replace the payload of a request, response or event (other messages have none).
+    pub fn set_payload(&mut self, bytes: Vec<u8>) {
+        if let Message::Request { payload, .. } | Message::Response { payload, .. } | Message::Event { payload, .. } =
+            self
+        {
+            *payload = bytes;
+        }
+    }
+}
+
 /// How a method is called.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MethodKind {
@@ -251,6 +311,33 @@ mod tests {
             expected.extend(postcard::to_allocvec(&AsSeq(payload)).unwrap());
             assert_eq!(m.encode(), expected, "{len} bytes");
         }
+    }
+
+    #[test]
+    fn heads_decode_like_whole_messages() {
+        let mut with_payloads = 0;
+        for m in samples() {
+            let full = m.encode();
+            for cut in 0..=full.len() {
+                match Message::decode_head(&full[..cut], full.len()).unwrap() {
+                    None => {}
+                    Some(at) => {
+                        let mut decoded = at.message;
+                        decoded.set_payload(full[at.offset..].to_vec());
+                        assert_eq!(at.offset + at.len, full.len());
+                        assert_eq!(decoded, m, "cut at {cut}");
+                        with_payloads += 1;
+                    }
+                }
+            }
+            // A total that disagrees with the payload's length is an error once the head is read.
+            if matches!(m, Message::Request { .. } | Message::Response { .. } | Message::Event { .. }) {
+                assert!(Message::decode_head(&full, full.len() + 1).is_err(), "{m:?}");
+            }
+        }
+        assert!(with_payloads > 0);
+        assert!(Message::decode_head(&[], 0).unwrap().is_none());
+        assert!(Message::decode_head(&[200], 1).unwrap().is_none(), "unknown variant: left to decode");
     }
 
     #[test]

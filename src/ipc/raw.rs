@@ -73,6 +73,23 @@ impl SharedRegion {
         Some(())
     }
 
+    /// Append `len` bytes copied from `offset` to `out`, without zeroing the new bytes first.
+    pub fn read_append(&self, offset: usize, len: usize, out: &mut Vec<u8>) -> Option<()> {
+        let p = self.range(offset, len)?;
+        out.reserve(len);
+        let spare = out.spare_capacity_mut();
+        // SAFETY: in bounds; `spare` holds at least `len` bytes (reserved above) of local memory
+        // the peer cannot reach, so the ranges do not overlap. After the copy the first `len`
+        // bytes of the spare capacity are initialised (with bytes a concurrent write by the peer
+        // may have made arbitrary, which every caller validates), so the new length covers only
+        // initialised bytes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(p, spare.as_mut_ptr().cast::<u8>(), len);
+            out.set_len(out.len() + len);
+        }
+        Some(())
+    }
+
     /// Copy `src` into the region at `offset`.
     pub fn write(&self, offset: usize, src: &[u8]) -> Option<()> {
         let p = self.range(offset, src.len())?;
@@ -117,6 +134,11 @@ mod tests {
         region.read(10, &mut out).unwrap();
         assert_eq!(&out, b"hello");
         assert!(region.write(252, b"hello").is_none());
+        let mut appended = b"say ".to_vec();
+        region.read_append(10, 5, &mut appended).unwrap();
+        assert_eq!(appended, b"say hello");
+        assert!(region.read_append(252, 5, &mut appended).is_none());
+        assert_eq!(appended, b"say hello");
         assert!(region.read(usize::MAX, &mut out).is_none());
         region.atomic_u64(8).unwrap().store(0x0102_0304_0506_0708, std::sync::atomic::Ordering::SeqCst);
         assert_eq!(region.read_u64(8), Some(0x0102_0304_0506_0708));

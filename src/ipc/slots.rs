@@ -29,6 +29,7 @@
 mod tests;
 
 use crate::ipc::layout::{PoolLayout, MAX_CLASSES, SLOT_HEADER_SIZE};
+use crate::ipc::raw::SharedRegion;
 use crate::ipc::segment::Segment;
 use crate::ipc::wake::Waiter;
 use std::fmt;
@@ -190,7 +191,13 @@ impl<S: Deref<Target = Segment>> SlotPool<S> {
 
     /// Copy `payload` into a free slot of the smallest fitting class (then larger ones).
     pub fn put(&self, payload: &[u8]) -> Result<Descriptor, SlotError> {
-        let result = self.put_inner(payload);
+        self.put_parts(&[payload])
+    }
+
+    /// [`SlotPool::put`] of the concatenation of `parts`, copied into the slot one after the
+    /// other (no intermediate buffer).
+    pub fn put_parts(&self, parts: &[&[u8]]) -> Result<Descriptor, SlotError> {
+        let result = self.put_inner(parts);
         self.tally(result)
     }
 
@@ -222,10 +229,19 @@ impl<S: Deref<Target = Segment>> SlotPool<S> {
         self.take_into(descriptor, &mut out).map(|()| out)
     }
 
-    /// [`SlotPool::take`] into `out`, replacing its contents (a buffer reused at its length is
-    /// not zeroed again).
+    /// [`SlotPool::take`] into `out`, replacing its contents (copied into its capacity, never
+    /// zeroed first).
     pub fn take_into(&self, descriptor: Descriptor, out: &mut Vec<u8>) -> Result<(), SlotError> {
-        let result = self.take_inner(descriptor, out);
+        out.clear();
+        self.take_with(descriptor, |bytes| bytes.append_to(0, bytes.len(), out))?
+            .ok_or(SlotError::Corrupt("slot data outside the segment"))
+    }
+
+    /// Validate `descriptor` like [`SlotPool::take`], let `read` copy what it wants out of the
+    /// payload through a [`SlotBytes`], then return the slot. `read` only ever gets copies: the
+    /// slot is the peer's to rewrite at any time.
+    pub fn take_with<R>(&self, descriptor: Descriptor, read: impl FnOnce(&SlotBytes<'_>) -> R) -> Result<R, SlotError> {
+        let result = self.take_inner(descriptor, read);
         if result.is_ok() {
             self.takes.fetch_add(1, Ordering::Relaxed);
         }
@@ -286,8 +302,8 @@ impl<S: Deref<Target = Segment>> SlotPool<S> {
         result
     }
 
-    fn put_inner(&self, payload: &[u8]) -> Result<Descriptor, SlotError> {
-        let length = payload.len();
+    fn put_inner(&self, parts: &[&[u8]]) -> Result<Descriptor, SlotError> {
+        let length = parts.iter().try_fold(0usize, |sum, p| sum.checked_add(p.len())).unwrap_or(usize::MAX);
         let max = self.pools[..self.classes].last().map_or(0, |p| p.slot_size);
         if length > max || u32::try_from(length).is_err() {
             return Err(SlotError::TooLarge { length, max });
@@ -306,19 +322,27 @@ impl<S: Deref<Target = Segment>> SlotPool<S> {
             let generation = self.header(pool, index, GENERATION)?.fetch_add(1, Ordering::AcqRel).wrapping_add(1);
             self.header(pool, index, LENGTH)?.store(length as u32, Ordering::Release);
             let data = data_offset(pool, index).ok_or(SlotError::Corrupt("slot data outside the segment"))?;
-            self.segment.region().write(data, payload).ok_or(SlotError::Corrupt("slot data outside the segment"))?;
+            let mut at = data;
+            for part in parts {
+                self.segment.region().write(at, part).ok_or(SlotError::Corrupt("slot data outside the segment"))?;
+                at += part.len();
+            }
             self.allocations.fetch_add(1, Ordering::Relaxed);
             return Ok(Descriptor { class: class as u32, index: index as u32, generation, length: length as u32 });
         }
         Err(SlotError::Full)
     }
 
-    fn take_inner(&self, descriptor: Descriptor, out: &mut Vec<u8>) -> Result<(), SlotError> {
+    fn take_inner<R>(&self, descriptor: Descriptor, read: impl FnOnce(&SlotBytes<'_>) -> R) -> Result<R, SlotError> {
         let (pool, index, length) = self.check_in_use(descriptor)?;
         let data = data_offset(&pool, index).ok_or(SlotError::Corrupt("slot data outside the segment"))?;
-        out.resize(length, 0);
-        self.segment.region().read(data, out).ok_or(SlotError::Corrupt("slot data outside the segment"))?;
-        self.release(&pool, index)
+        let region = self.segment.region();
+        if data.checked_add(length).is_none_or(|end| end > region.len()) {
+            return Err(SlotError::Corrupt("slot data outside the segment"));
+        }
+        let result = read(&SlotBytes { region, data, length });
+        self.release(&pool, index)?;
+        Ok(result)
     }
 
     /// Check a descriptor against the local geometry, then against the slot's header (copied out
@@ -445,6 +469,41 @@ impl<S: Deref<Target = Segment>> SlotPool<S> {
         offset
             .and_then(|o| self.segment.region().atomic_u32(o))
             .ok_or(SlotError::Corrupt("a slot header lies outside the segment"))
+    }
+}
+
+/// The payload of a slot being taken, readable only by copying ranges of it out.
+#[derive(Debug)]
+pub struct SlotBytes<'a> {
+    region: &'a SharedRegion,
+    data: usize,
+    length: usize,
+}
+
+impl SlotBytes<'_> {
+    /// The payload's length (from the validated descriptor).
+    pub fn len(&self) -> usize {
+        self.length
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.length == 0
+    }
+
+    /// Copy `dst.len()` bytes from `at` within the payload; `None` past its end.
+    pub fn read(&self, at: usize, dst: &mut [u8]) -> Option<()> {
+        let end = at.checked_add(dst.len())?;
+        (end <= self.length).then_some(())?;
+        self.region.read(self.data + at, dst)
+    }
+
+    /// Append `len` bytes from `at` within the payload to `out` (not zeroed first); `None` past
+    /// its end.
+    pub fn append_to(&self, at: usize, len: usize, out: &mut Vec<u8>) -> Option<()> {
+        let end = at.checked_add(len)?;
+        (end <= self.length).then_some(())?;
+        self.region.read_append(self.data + at, len, out)
     }
 }
 

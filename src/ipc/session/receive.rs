@@ -24,9 +24,9 @@ use super::services::{REGISTRY_METHOD, REGISTRY_SERVICE};
 use super::stats::Counters;
 use super::wire::Outgoing;
 use super::IpcError;
-use crate::ipc::message::Message;
+use crate::ipc::message::{DecodeError, Message};
 use crate::ipc::ring::Frame;
-use crate::ipc::slots::Descriptor;
+use crate::ipc::slots::{Descriptor, SlotBytes};
 use crate::status::{PLUGHOST_ERR_IPC_TOO_LARGE, PLUGHOST_ERR_PANIC, PLUGHOST_ERR_SERVICE_NOT_FOUND};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,6 +34,43 @@ use std::time::Instant;
 
 /// Messages a blocked sender keeps for the reader, at most.
 pub(super) const BACKLOG_MAX: usize = 65_536;
+
+/// Bytes of a slot copied out first to decode a message's head from (a longer head is decoded
+/// from a copy of the whole slot).
+const HEAD_PREFIX: usize = 256;
+
+/// What [`copy_slot`] made of a slot.
+enum SlotCopy {
+    /// The whole slot is in the buffer (`false`: it could not be read), to decode from there.
+    Whole(bool),
+    /// The message, its payload copied straight out of the slot.
+    Message(Result<Message, DecodeError>),
+}
+
+/// Copy a slot's message out: its head into a local prefix, decoded there, then the payload
+/// straight into its own vector (one copy, never zeroed first). A message without a payload, or
+/// with a head longer than [`HEAD_PREFIX`], is copied whole into `buffer` instead.
+fn copy_slot(bytes: &SlotBytes<'_>, buffer: &mut Vec<u8>) -> SlotCopy {
+    let mut prefix = [0u8; HEAD_PREFIX];
+    let prefix = &mut prefix[..bytes.len().min(HEAD_PREFIX)];
+    if bytes.read(0, prefix).is_some() {
+        match Message::decode_head(prefix, bytes.len()) {
+            Ok(None) => {}
+            Ok(Some(at)) => {
+                let mut message = at.message;
+                let mut payload = Vec::new();
+                if bytes.append_to(at.offset, at.len, &mut payload).is_none() {
+                    return SlotCopy::Whole(false);
+                }
+                message.set_payload(payload);
+                return SlotCopy::Message(Ok(message));
+            }
+            Err(e) => return SlotCopy::Message(Err(e)),
+        }
+    }
+    buffer.clear();
+    SlotCopy::Whole(bytes.append_to(0, bytes.len(), buffer).is_some())
+}
 
 /// What a waiting thread waits for.
 pub(super) enum Goal<'a> {
@@ -243,14 +280,24 @@ impl Inner {
         if let Frame::Slot(d) = frame {
             let descriptor =
                 Descriptor { class: u32::from(d.class), index: d.index, generation: d.generation, length: d.len };
+            let buffer = &mut half.buffer;
             let taken = self.enter_pools().and_then(|_pools| {
                 self.in_pool
-                    .take_into(descriptor, &mut half.buffer)
+                    .take_with(descriptor, |bytes| copy_slot(bytes, buffer))
                     .map_err(|e| self.fail(IpcError::Malformed(format!("incoming slot: {e}"))))
             });
             // The frame left the ring either way; tell the peer's sender.
             self.in_space.notify();
-            taken?;
+            match taken? {
+                SlotCopy::Whole(true) => {}
+                SlotCopy::Whole(false) => {
+                    return Err(self.fail(IpcError::Malformed("incoming slot: data outside the segment".into())))
+                }
+                SlotCopy::Message(Ok(message)) => return Ok(Some(message)),
+                SlotCopy::Message(Err(e)) => {
+                    return Err(self.fail(IpcError::Malformed(format!("undecodable message: {}", e.0))))
+                }
+            }
         } else {
             self.in_space.notify();
         }

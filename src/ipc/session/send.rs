@@ -1,4 +1,5 @@
-//! Sending: encode, then an INLINE frame when the message fits the inline limit, else a slot and
+//! Sending: encode the message's head (the payload is copied once, straight into the frame or
+//! slot), then an INLINE frame when the message fits the inline limit, else a slot and
 //! a SLOT frame. A full ring or pool parks the sender (spin, then park in slices on the space
 //! word) until its deadline: nothing is dropped; past the deadline the send fails with
 //! [`IpcError::Timeout`] and a slot it took is returned.
@@ -28,11 +29,14 @@ impl Inner {
     pub fn send(&self, message: &Outgoing<'_>, deadline: Instant) -> Result<(), IpcError> {
         self.check()?;
         let mut buffer = BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
-        message.encode_into(&mut buffer);
-        let result = if buffer.len() <= self.inline_max {
+        // The payload is not encoded into the buffer: it is copied once, into the frame or slot.
+        let payload = message.encode_head_into(&mut buffer);
+        let len = buffer.len() + payload.len();
+        let result = if len <= self.inline_max {
+            buffer.extend_from_slice(payload);
             self.send_frame(FrameKind::Inline, &buffer, deadline).map(|()| Counters::bump(&self.counters.inline_sent))
         } else {
-            self.send_in_slot(&buffer, deadline).map(|()| Counters::bump(&self.counters.slot_sent))
+            self.send_in_slot(&[&buffer, payload], len, deadline).map(|()| Counters::bump(&self.counters.slot_sent))
         };
         if buffer.capacity() <= 1 << 16 {
             BUFFER.with(|b| *b.borrow_mut() = buffer);
@@ -40,15 +44,16 @@ impl Inner {
         result
     }
 
-    /// Put `bytes` into a slot (waiting for one), then send its descriptor.
-    fn send_in_slot(&self, bytes: &[u8], deadline: Instant) -> Result<(), IpcError> {
-        if bytes.len() > self.max_message {
-            return Err(IpcError::TooLarge { len: bytes.len(), max: self.max_message });
+    /// Put the concatenation of `parts` (`len` bytes) into a slot (waiting for one), then send its
+    /// descriptor.
+    fn send_in_slot(&self, parts: &[&[u8]], len: usize, deadline: Instant) -> Result<(), IpcError> {
+        if len > self.max_message {
+            return Err(IpcError::TooLarge { len, max: self.max_message });
         }
         let pools = self.enter_pools()?;
         let mut counted = false;
         let slot = loop {
-            match self.out_pool.put(bytes) {
+            match self.out_pool.put_parts(parts) {
                 Ok(d) => break d,
                 Err(SlotError::Full) => {}
                 Err(SlotError::TooLarge { length, max }) => return Err(IpcError::TooLarge { len: length, max }),
@@ -58,7 +63,7 @@ impl Inner {
                 counted = true;
                 Counters::bump(&self.counters.pool_full_waits);
             }
-            self.wait_for_space(deadline, || self.out_pool.may_fit(bytes.len()))?;
+            self.wait_for_space(deadline, || self.out_pool.may_fit(len))?;
         };
         let frame = descriptor_frame(&slot);
         let sent = self.send_frame(FrameKind::Slot, &frame.encode(), deadline);

@@ -77,6 +77,33 @@ impl Outgoing<'_> {
         out.clear();
         *out = postcard::to_extend(self, std::mem::take(out)).expect("encoding into a Vec cannot fail");
     }
+
+    /// Encode everything before the payload's bytes into `out` (cleared first), the payload's
+    /// length included, and return the payload: `out` followed by the payload is what
+    /// [`Outgoing::encode_into`] writes, without copying the payload.
+    pub fn encode_head_into<'a>(&self, out: &mut Vec<u8>) -> &'a [u8]
+    where
+        Self: 'a,
+    {
+        let (head, payload) = match *self {
+            Outgoing::Request { id, channel, service, method, payload } => {
+                (Outgoing::Request { id, channel, service, method, payload: &[] }, payload)
+            }
+            Outgoing::Response { id, payload } => (Outgoing::Response { id, payload: &[] }, payload),
+            Outgoing::Event { channel, topic, payload } => (Outgoing::Event { channel, topic, payload: &[] }, payload),
+            other => {
+                other.encode_into(out);
+                return &[];
+            }
+        };
+        head.encode_into(out);
+        // The payload is the last field: its empty form is a zero length, the last byte. Postcard
+        // writes a length as the varint of a `u64`.
+        out.pop();
+        *out =
+            postcard::to_extend(&(payload.len() as u64), std::mem::take(out)).expect("encoding into a Vec cannot fail");
+        payload
+    }
 }
 
 /// The [`Message`] an [`Outgoing`] decodes to (for tests).
@@ -110,6 +137,8 @@ mod tests {
             Outgoing::Response { id: 9, payload: &big },
             Outgoing::Failure { id: 1, status: -5, message: "no" },
             Outgoing::Event { channel: 1, topic: "t", payload: &[] },
+            Outgoing::Event { channel: 2, topic: "topic", payload: &big[..200] },
+            Outgoing::Request { id: 5, channel: 1, service: "s", method: "m", payload: &big[..16_384] },
             Outgoing::Heartbeat { sequence: 300 },
             Outgoing::Goodbye,
         ];
@@ -118,6 +147,10 @@ mod tests {
             case.encode_into(&mut buffer);
             assert_eq!(buffer, owned(&case).encode(), "{case:?}");
             assert_eq!(Message::decode(&buffer).unwrap(), owned(&case));
+            let mut head = Vec::new();
+            let payload = case.encode_head_into(&mut head);
+            head.extend_from_slice(payload);
+            assert_eq!(head, buffer, "{case:?} in two parts");
         }
     }
 }
