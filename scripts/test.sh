@@ -9,6 +9,8 @@ echo "== rustfmt"
 cargo fmt --all -- --check
 echo "== clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== rustdoc (broken links are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --lib --quiet
 echo "== Rust tests (unit, integration, C tests, soak)"
 cargo test --quiet 2>&1
 echo "== Python bindings"

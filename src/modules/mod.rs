@@ -2,7 +2,7 @@
 //!
 //! A module lives in a slot of a fixed table and is addressed by a [`ModuleId`] that carries the
 //! slot's epoch, so an id of an unloaded module is detected as stale even after its slot is reused.
-//! Each module has a current [`Generation`](generation::Generation); a reload loads and checks a
+//! Each module has a current `Generation`; a reload loads and checks a
 //! new one fully, swaps it in atomically, drains the old one, hands its state over, and unloads it.
 //! Any failure before the swap is completed leaves the old generation serving.
 //!
