@@ -312,27 +312,20 @@ mod linux {
         unsafe { File::from_raw_fd(fd) }
     }
 
-    /// Have the child killed when the spawning thread (here the main thread) exits.
+    /// Have the child killed when the spawning thread (here the main thread) exits, and let it
+    /// inherit `inherit`.
     fn die_with_parent(cmd: &mut Command, inherit: Vec<RawFd>) {
-        let parent = std::process::id() as libc::pid_t;
+        plughost::ipc::session::kill_with_parent(cmd);
         let hook = move || {
-            // SAFETY: prctl, fcntl and getppid are async-signal-safe and allocate nothing.
-            unsafe {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+            for &fd in &inherit {
+                // SAFETY: fcntl is async-signal-safe; the descriptors are open in the child.
+                if unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } != 0 {
                     return Err(std::io::Error::last_os_error());
-                }
-                if libc::getppid() != parent {
-                    libc::_exit(1);
-                }
-                for &fd in &inherit {
-                    if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
                 }
             }
             Ok(())
         };
-        // SAFETY: the hook runs between fork and exec and only makes the calls above.
+        // SAFETY: the hook runs between fork and exec and only calls fcntl.
         unsafe { cmd.pre_exec(hook) };
     }
 

@@ -36,22 +36,7 @@ impl ChildHandoff {
         inner.segment.share_with_child(cmd).map_err(|e| IpcError::Setup(e.to_string()))?;
         #[cfg(target_os = "linux")]
         if self.die_with_parent {
-            use std::os::unix::process::CommandExt;
-            let parent = std::process::id() as libc::pid_t;
-            let hook = move || {
-                // SAFETY: prctl and getppid are async-signal-safe and allocate nothing.
-                unsafe {
-                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    if libc::getppid() != parent {
-                        libc::_exit(1);
-                    }
-                }
-                Ok(())
-            };
-            // SAFETY: the hook runs between fork and exec and only makes the calls above.
-            unsafe { cmd.pre_exec(hook) };
+            kill_with_parent(cmd);
         }
         Ok(())
     }
@@ -69,4 +54,27 @@ impl ChildHandoff {
         self.watch(&child)?;
         Ok(child)
     }
+}
+
+/// Have the child that `cmd` spawns killed (SIGKILL) when the spawning thread exits (Linux
+/// `PR_SET_PDEATHSIG`, which the kernel ties to the spawning *thread*). A child whose parent died
+/// before the setting took effect exits at once.
+#[cfg(target_os = "linux")]
+pub fn kill_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = std::process::id() as libc::pid_t;
+    let hook = move || {
+        // SAFETY: prctl and getppid are async-signal-safe and allocate nothing.
+        unsafe {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+        }
+        Ok(())
+    };
+    // SAFETY: the hook runs between fork and exec and only makes the calls above.
+    unsafe { cmd.pre_exec(hook) };
 }

@@ -61,6 +61,8 @@ mod wire;
 
 pub use config::SessionConfig;
 pub use error::IpcError;
+#[cfg(target_os = "linux")]
+pub use handoff::kill_with_parent;
 pub use handoff::ChildHandoff;
 pub use liveness::monotonic_ms;
 pub use rpc::DATA_CHANNEL;
