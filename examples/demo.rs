@@ -1,9 +1,11 @@
 //! The plughost demo: load a work module, execute it, swap in a second version while other threads
 //! keep calling it, watch a broken build roll back, and print health; then call a second process
-//! over the shared-memory IPC layer (in progress: Rust API only), with a nested call and a crash.
+//! over the shared-memory IPC layer, with a nested call and a crash, and a peer written in C
+//! (`examples/c/ipc_peer.c`) on two data channels.
 //!
-//! Run with `bash scripts/demo.sh` (which builds the example modules first) or, once they are
-//! built, `cargo run --example demo -- <folder with libcounter.so, libcounter_v2.so, libcounter_broken.so>`.
+//! Run with `bash scripts/demo.sh` (which builds the example modules and the C peer first) or, once
+//! they are built, `cargo run --example demo -- <folder with libcounter.so, libcounter_v2.so,
+//! libcounter_broken.so> [<the built C peer>]`.
 
 use plughost::services::ServiceThreading;
 use plughost::Host;
@@ -126,7 +128,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::remove_dir_all(&work)?;
 
     #[cfg(unix)]
-    ipc::demo()?;
+    {
+        ipc::demo()?;
+        if let Some(c_peer) = std::env::args().nth(2) {
+            ipc::c_peer(Path::new(&c_peer))?;
+        }
+    }
     Ok(())
 }
 
@@ -148,7 +155,7 @@ mod ipc {
 
     /// The host side: start the peer, call it, let it call back, then kill it mid-call.
     pub fn demo() -> Result<(), Box<dyn std::error::Error>> {
-        println!("\n== 7. A second process over shared memory (IPC layer, in progress: Rust API only)");
+        println!("\n== 7. A second process over shared memory (IPC layer)");
         let (session, handoff) = Session::create(&Geometry::default())?;
         session.register("host", |method, payload| match method {
             "greeting" => Ok(format!("the host greets {}", String::from_utf8_lossy(payload)).into_bytes()),
@@ -191,6 +198,28 @@ mod ipc {
             Ok(_) => println!("   unexpected: the call succeeded"),
         }
         child.wait()?;
+        Ok(())
+    }
+
+    /// Part 8: a peer written in C against the C ABI, on two data channels.
+    pub fn c_peer(program: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+        println!("\n== 8. A peer process written in C (examples/c/ipc_peer.c, C ABI only)");
+        let (session, handoff) = Session::create(&Geometry::default())?;
+        session.register("host", |_, payload| Ok([b"hello ", payload].concat()));
+        let mut child = handoff.spawn(&mut Command::new(program))?;
+        for (channel, method, input) in [(1, "upper", "shout"), (1, "ask-host", "C"), (2, "channel", "")] {
+            let reply = session.call_on(channel, "peer", method, input.as_bytes(), TIMEOUT)?;
+            println!("   channel {channel}: peer.{method}({input:?}) -> {}", String::from_utf8_lossy(&reply));
+        }
+        match session.call("peer", "fail", b"on purpose", TIMEOUT) {
+            Err(e) => println!("   peer.fail -> {} ({})", e, e.kind().name()),
+            Ok(_) => println!("   unexpected: peer.fail succeeded"),
+        }
+        let services: Vec<String> =
+            session.peer_registry(TIMEOUT)?.services.iter().map(|s| format!("{}@{}", s.name, s.channel)).collect();
+        println!("   the peer's registry: {}", services.join(", "));
+        session.close();
+        println!("   goodbye sent; the C peer exited with {}", child.wait()?);
         Ok(())
     }
 

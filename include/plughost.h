@@ -66,6 +66,17 @@
 #define PLUGHOST_SERVICE_MAIN_THREAD 1
 
 /**
+ * `channel` value of `plughost_session_on_event`: the handler of every channel without one of
+ * its own.
+ */
+#define PLUGHOST_SESSION_EVERY_CHANNEL 0
+
+/**
+ * The data channel calls, events and services use by default (0 is the control channel).
+ */
+#define PLUGHOST_SESSION_DATA_CHANNEL 1
+
+/**
  * Success.
  */
 #define PLUGHOST_OK 0
@@ -241,6 +252,11 @@
 #define PLUGHOST_ERR_IPC_SETUP 406
 
 /**
+ * The IPC peer speaks another protocol version; the session is closed.
+ */
+#define PLUGHOST_ERR_IPC_INCOMPATIBLE 407
+
+/**
  * Where a module or a service callback writes its result and error message.
  */
 typedef struct plughost_output plughost_output;
@@ -256,6 +272,17 @@ typedef struct plughost_output plughost_output;
  * plughost with another host, or has exited.
  */
 typedef struct plughost_host plughost_host;
+
+/**
+ * An opaque IPC session (one peer's side). Created by `plughost_session_create` (peer A) or
+ * `plughost_session_attach` (peer B); freed by `plughost_session_free`.
+ *
+ * Every function taking a `const plughost_session*` may be called from any thread,
+ * concurrently. After `plughost_session_free` the pointer stays safe to pass: calls fail with
+ * `PLUGHOST_ERR_INVALID_HANDLE` (16 bytes are kept for this). A pointer that never came from
+ * plughost is undefined behaviour.
+ */
+typedef struct plughost_session plughost_session;
 
 /**
  * A buffer id. 0 is the empty buffer: plughost returns it for empty results; reading it gives
@@ -302,6 +329,23 @@ typedef uint64_t plughost_module_id;
  * the main thread for main-thread services; ordinary services may run on several threads at once.
  */
 typedef int32_t (*plughost_service_callback)(void *user_data, const uint8_t *input, size_t input_len, plughost_output *output);
+
+/**
+ * A session handler: `method` (UTF-8) and `input` are valid only during the call. Write the
+ * answer with `plughost_output_write` and return `PLUGHOST_OK`; or set a message with
+ * `plughost_output_set_error` and return a `PLUGHOST_ERR_*` status (other non-zero values are
+ * sent as `PLUGHOST_ERR_SERVICE_FAILED`); the caller then gets
+ * `PLUGHOST_ERR_IPC_REMOTE_FAILED` with that status and message. Runs on the thread that reads
+ * the request (a serving thread, or a thread waiting for its own call), possibly on several
+ * threads at once; it may call the peer through the same session (nested calls).
+ */
+typedef int32_t (*plughost_session_handler)(void *user_data, const uint8_t *method, size_t method_len, const uint8_t *input, size_t input_len, plughost_output *output);
+
+/**
+ * A session event callback: `topic` (UTF-8) and `payload` are valid only during the call.
+ * Events are delivered in arrival order by the thread that reads them.
+ */
+typedef void (*plughost_session_event_callback)(void *user_data, const uint8_t *topic, size_t topic_len, const uint8_t *payload, size_t payload_len);
 
 
 
@@ -630,6 +674,217 @@ int32_t plughost_output_write(plughost_output *output, const uint8_t *data, size
  * Threads: the callback's thread.
  */
 int32_t plughost_output_set_error(plughost_output *output, const uint8_t *message, size_t len);
+
+/**
+ * Peer A: create a session over a new shared-memory segment and write it to `out_session`.
+ * Start the peer with `plughost_session_spawn`.
+ *
+ * `options` is a JSON object (UTF-8; NULL or empty for the defaults) with the keys of the host
+ * configuration's `PlugHost.Ipc` section: `RingCapacity`, `InlineMax`, `SlotClasses` (an array
+ * of `{"Size": bytes, "Count": slots}`), `HeartbeatIntervalMs`, `HeartbeatTimeoutMs`,
+ * `ConnectTimeoutMs`, `ReplyTimeoutMs`, `SpinCount`. Peer B must attach with the same geometry.
+ *
+ * Errors: `INVALID_CONFIG` (every problem of the options at once), `IPC_SETUP`.
+ *
+ * # Safety
+ * `options` valid for `options_len` bytes; `out_session` valid for a write.
+ *
+ * Threads: any. Free the session with `plughost_session_free`.
+ */
+int32_t plughost_session_create(const uint8_t *options, size_t options_len, plughost_session **out_session);
+
+/**
+ * Peer A: start the peer process `program` (UTF-8 path, searched in `PATH` when it has no
+ * slash) with the arguments in `args_json` (a JSON array of strings; NULL or empty for none),
+ * handing it the session; write its process id to `out_pid` (may be NULL). The child inherits
+ * standard input, output and error and attaches with `plughost_session_attach`. Once per
+ * session. The session watches the child: its exit fails every call in flight with
+ * `PLUGHOST_ERR_IPC_PEER_DEAD`. Freeing the session says goodbye, waits up to 2 s for the
+ * child to exit, then kills it; either way the child is reaped.
+ *
+ * Errors: `INVALID_ARGUMENT` (bad `args_json`, a second spawn, or a session made by attach),
+ * `IPC_SETUP` (the program could not be started; the spawn may be tried again).
+ *
+ * # Safety
+ * `session` from `plughost_session_create`; `program` and `args_json` valid for their lengths;
+ * `out_pid` NULL or valid for a write.
+ *
+ * Threads: any.
+ */
+int32_t plughost_session_spawn(const plughost_session *session, const uint8_t *program, size_t program_len, const uint8_t *args_json, size_t args_json_len, uint32_t *out_pid);
+
+/**
+ * Peer B: attach to the session the parent handed over when it started this process (see
+ * `plughost_session_spawn`) and write it to `out_session`. `options` as for
+ * `plughost_session_create`, with the parent's geometry. The session watches the parent: its
+ * exit fails every call in flight with `PLUGHOST_ERR_IPC_PEER_DEAD`.
+ *
+ * Errors: `INVALID_CONFIG`, `IPC_SETUP` (no session was handed over, or the geometry differs).
+ *
+ * # Safety
+ * `options` valid for `options_len` bytes; `out_session` valid for a write.
+ *
+ * Threads: any. Free the session with `plughost_session_free`.
+ */
+int32_t plughost_session_attach(const uint8_t *options, size_t options_len, plughost_session **out_session);
+
+/**
+ * Call `service`.`method` (UTF-8) with `payload` on data channel `channel` of the peer, waiting
+ * at most `timeout_ms`; the answer goes to a new buffer in `out_result`. While it waits, this
+ * thread serves the peer's requests (nested calls).
+ *
+ * Errors: `INVALID_ARGUMENT` (channel 0), `SERVICE_NOT_FOUND` (no such service on that channel),
+ * `IPC_REMOTE_FAILED` (the peer's handler failed: its status and message in the last error),
+ * `IPC_TIMEOUT`, `IPC_PEER_DEAD`, `IPC_CLOSED`, `IPC_MALFORMED`, `IPC_TOO_LARGE`,
+ * `IPC_INCOMPATIBLE`.
+ *
+ * # Safety
+ * `session` from plughost; `service`, `method` and `payload` valid for their lengths;
+ * `out_result` valid for a write.
+ *
+ * Threads: any, any number at once.
+ */
+int32_t plughost_session_call(const plughost_session *session, uint32_t channel, const uint8_t *service, size_t service_len, const uint8_t *method, size_t method_len, const uint8_t *payload, size_t payload_len, uint32_t timeout_ms, plughost_buffer *out_result);
+
+/**
+ * Send a one-way event `topic` (UTF-8) with `payload` on data channel `channel`, waiting at most
+ * `timeout_ms` for room when the peer keeps the ring or slots full (nothing is dropped).
+ *
+ * Errors: `INVALID_ARGUMENT` (channel 0), `IPC_TIMEOUT`, `IPC_PEER_DEAD`, `IPC_CLOSED`,
+ * `IPC_TOO_LARGE`.
+ *
+ * # Safety
+ * `session` from plughost; `topic` and `payload` valid for their lengths.
+ *
+ * Threads: any.
+ */
+int32_t plughost_session_publish(const plughost_session *session, uint32_t channel, const uint8_t *topic, size_t topic_len, const uint8_t *payload, size_t payload_len, uint32_t timeout_ms);
+
+/**
+ * Serve `service` (UTF-8) on data channel `channel`: the peer's calls of it on that channel run
+ * `handler` (see `plughost_session_handler`). Registering a name again replaces the handler.
+ * `destroy_user_data` (may be NULL) runs once the handler is replaced or unregistered, or the
+ * session freed, and no call uses it.
+ *
+ * Errors: `INVALID_ARGUMENT` (channel 0, empty name), `NULL_ARGUMENT`. plughost owns
+ * `user_data` from this call on, even when it fails: on failure `destroy_user_data` runs before
+ * the call returns.
+ *
+ * # Safety
+ * `session` from plughost; `service` valid for `service_len` bytes; the handler and user data
+ * stay valid until destroyed.
+ *
+ * Threads: any.
+ */
+int32_t plughost_session_register(const plughost_session *session, uint32_t channel, const uint8_t *service, size_t service_len, plughost_session_handler handler, void *user_data, plughost_destroy_callback destroy_user_data);
+
+/**
+ * Stop serving `service` on `channel`. Calls in flight finish; then its `destroy_user_data`
+ * runs. Errors: `SERVICE_NOT_FOUND` when it was not registered there.
+ *
+ * # Safety
+ * `session` from plughost; `service` valid for `service_len` bytes.
+ *
+ * Threads: any.
+ */
+int32_t plughost_session_unregister(const plughost_session *session, uint32_t channel, const uint8_t *service, size_t service_len);
+
+/**
+ * Set the handler of the peer's events on data channel `channel`, or with
+ * `PLUGHOST_SESSION_EVERY_CHANNEL` (0) on every channel without a handler of its own. Setting
+ * it again replaces it; the old `destroy_user_data` runs once no delivery uses it, the last one
+ * when the session is freed.
+ *
+ * plughost owns `user_data` from this call on, even when it fails.
+ *
+ * # Safety
+ * `session` from plughost; the callback and user data stay valid until destroyed.
+ *
+ * Threads: any; the callback runs on the thread that reads the event.
+ */
+int32_t plughost_session_on_event(const plughost_session *session, uint32_t channel, plughost_session_event_callback callback, void *user_data, plughost_destroy_callback destroy_user_data);
+
+/**
+ * Serve the peer's requests and events on this thread for `timeout_ms`: `PLUGHOST_OK` when the
+ * time is up, the session's ending status (e.g. `IPC_CLOSED` after the peer's goodbye,
+ * `IPC_PEER_DEAD`) as soon as it ends. Peer B's run loop calls this until it fails.
+ *
+ * # Safety
+ * `session` from plughost.
+ *
+ * Threads: any; several threads may serve at once (one reads, the others wait their turn).
+ */
+int32_t plughost_session_serve(const plughost_session *session, uint32_t timeout_ms);
+
+/**
+ * Serve on a background thread of plughost's until the session ends (once; later calls do
+ * nothing).
+ *
+ * # Safety
+ * `session` from plughost.
+ *
+ * Threads: any.
+ */
+int32_t plughost_session_serve_in_background(const plughost_session *session);
+
+/**
+ * `PLUGHOST_OK` while the session works, else the status that ended it (its message in the
+ * last error): `IPC_CLOSED`, `IPC_PEER_DEAD`, `IPC_MALFORMED`, `IPC_INCOMPATIBLE`.
+ *
+ * # Safety
+ * `session` from plughost.
+ *
+ * Threads: any.
+ */
+int32_t plughost_session_status(const plughost_session *session);
+
+/**
+ * The session's figures as JSON in a new buffer: `{"open", "side" ("a" or "b"), "peer_pid",
+ * "calls_in_flight", "stats": {calls, requests_served, events_sent, events_received,
+ * inline_sent, slot_sent, ring_full_waits, pool_full_waits, malformed, stray_answers,
+ * reply_failures, ring_out, ring_in, slots_out, slots_in}}`.
+ *
+ * # Safety
+ * `session` from plughost; `out_json` valid for a write.
+ *
+ * Threads: any.
+ */
+int32_t plughost_session_stats_json(const plughost_session *session, plughost_buffer *out_json);
+
+/**
+ * Ask the peer for the services it offers, waiting at most `timeout_ms`; the registry as JSON in
+ * a new buffer: `{"services": [{"id", "channel", "name", "methods": [{"id", "name", "kind"}]}]}`.
+ *
+ * # Safety
+ * `session` from plughost; `out_json` valid for a write.
+ *
+ * Threads: any.
+ */
+int32_t plughost_session_peer_registry_json(const plughost_session *session, uint32_t timeout_ms, plughost_buffer *out_json);
+
+/**
+ * Close the session: the peer gets a goodbye, calls in flight fail with `IPC_CLOSED`, serving
+ * threads return. The handle stays valid until `plughost_session_free`. Idempotent.
+ *
+ * # Safety
+ * `session` from plughost.
+ *
+ * Threads: any (not from inside one of this session's handlers).
+ */
+int32_t plughost_session_close(const plughost_session *session);
+
+/**
+ * Close and free the session; a child started by `plughost_session_spawn` gets 2 s to exit and
+ * is then killed, and is reaped. Handlers' and event callbacks' `destroy_user_data` run once no
+ * call uses them. NULL and a freed session are ignored. The pointer stays safe to pass: later
+ * calls fail with `INVALID_HANDLE`.
+ *
+ * # Safety
+ * `session` NULL or from plughost.
+ *
+ * Threads: any (not from inside one of this session's handlers).
+ */
+void plughost_session_free(plughost_session *session);
 
 /**
  * Read the value of `key` (UTF-8) into a new buffer in `out_value`.

@@ -75,11 +75,13 @@ pub enum ErrorKind {
     IpcTooLarge = PLUGHOST_ERR_IPC_TOO_LARGE,
     /// An IPC session could not be set up.
     IpcSetup = PLUGHOST_ERR_IPC_SETUP,
+    /// The IPC peer speaks another protocol version.
+    IpcIncompatible = PLUGHOST_ERR_IPC_INCOMPATIBLE,
 }
 
 impl ErrorKind {
     /// Every kind, in status order (used by tests and by `plughost_status_name`).
-    pub const ALL: [ErrorKind; 34] = [
+    pub const ALL: [ErrorKind; 35] = [
         Self::NullArgument,
         Self::InvalidArgument,
         Self::InvalidUtf8,
@@ -114,6 +116,7 @@ impl ErrorKind {
         Self::IpcRemoteFailed,
         Self::IpcTooLarge,
         Self::IpcSetup,
+        Self::IpcIncompatible,
     ];
 
     /// The stable status code of this kind.
@@ -169,6 +172,7 @@ impl ErrorKind {
             Self::IpcRemoteFailed => "PLUGHOST_ERR_IPC_REMOTE_FAILED\0",
             Self::IpcTooLarge => "PLUGHOST_ERR_IPC_TOO_LARGE\0",
             Self::IpcSetup => "PLUGHOST_ERR_IPC_SETUP\0",
+            Self::IpcIncompatible => "PLUGHOST_ERR_IPC_INCOMPATIBLE\0",
         }
     }
 }

@@ -82,3 +82,5 @@ pub const PLUGHOST_ERR_IPC_REMOTE_FAILED: i32 = 404;
 pub const PLUGHOST_ERR_IPC_TOO_LARGE: i32 = 405;
 /// An IPC session could not be set up (segment, hand-off, geometry, threads).
 pub const PLUGHOST_ERR_IPC_SETUP: i32 = 406;
+/// The IPC peer speaks another protocol version; the session is closed.
+pub const PLUGHOST_ERR_IPC_INCOMPATIBLE: i32 = 407;

@@ -2,7 +2,8 @@
 //! `include/plughost.h`, every status a C caller can provoke) under AddressSanitizer,
 //! LeakSanitizer and UBSan; checks the layout of the module ABI tables in
 //! `include/plughost_module.h` against `src/ffi/module_abi.rs`; and builds and runs the C host
-//! example `examples/c/host.c`.
+//! example `examples/c/host.c`. The C test program is also peer A of IPC sessions whose peer B is
+//! the C example `examples/c/ipc_peer.c`.
 //!
 //! Linux only: the C test relies on glibc's behaviour for pinned libraries, on POSIX threads and
 //! file calls, and on ELF linking with an rpath.
@@ -149,6 +150,9 @@ fn c_test_program_passes_under_sanitizers() {
         Checker::Valgrind | Checker::None => &["-g"],
     };
     compile(&[repo().join("tests/c/test_c_api.c")], &exe, flags, true);
+    // The C peer B of the IPC session tests, built plainly: it runs as a child process.
+    let ipc_peer = work.join("ipc_peer");
+    compile(&[repo().join("examples/c/ipc_peer.c")], &ipc_peer, &["-g"], true);
 
     let modules: [(&str, &Path, &str); 11] = [
         ("COUNTER", &f.counter, "counter"),
@@ -171,7 +175,7 @@ fn c_test_program_passes_under_sanitizers() {
         }
         Checker::Sanitizers { .. } | Checker::None => Command::new(&exe),
     };
-    cmd.env("PLUGHOST_TEST_DIR", sb.dir.path());
+    cmd.env("PLUGHOST_TEST_DIR", sb.dir.path()).env("PLUGHOST_TEST_IPC_PEER", &ipc_peer);
     for (var, module, name) in modules {
         cmd.env(format!("PLUGHOST_TEST_{var}"), sb.install(module, name));
     }

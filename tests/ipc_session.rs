@@ -464,3 +464,41 @@ fn a_million_mixed_messages_between_threads() {
     assert_eq!(sum.load(Ordering::Relaxed), sent_sum);
     assert!(a.stats().slot_sent >= N / 1000);
 }
+
+/// Data channels: a service serves the channel it was registered on only; events go to their
+/// channel's handler, or to the handler of every channel; the control channel is refused.
+#[test]
+fn channels_keep_services_and_events_apart() {
+    use plughost::ipc::message::MethodKind;
+    let (a, b) = Session::pair(&Geometry::default()).unwrap();
+    b.register("echo", |_, payload| Ok([b"one:", payload].concat()));
+    b.register_on(2, "echo", &[("same", MethodKind::Call)], Arc::new(|_, payload| Ok([b"two:", payload].concat())))
+        .unwrap();
+    b.register_on(3, "only-three", &[], Arc::new(|_, _| Ok(b"three".to_vec()))).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (any, two) = (seen.clone(), seen.clone());
+    b.on_event(move |topic, _| any.lock().unwrap().push(format!("any:{topic}")));
+    b.on_channel_event(2, Arc::new(move |topic, _| two.lock().unwrap().push(format!("two:{topic}")))).unwrap();
+    b.serve_in_background().unwrap();
+
+    assert_eq!(a.call("echo", "same", b"x", LONG).unwrap(), b"one:x");
+    assert_eq!(a.call_on(2, "echo", "same", b"x", LONG).unwrap(), b"two:x");
+    assert_eq!(a.call_on(3, "only-three", "m", b"", LONG).unwrap(), b"three");
+    assert!(matches!(a.call("only-three", "m", b"", LONG), Err(IpcError::NoSuchService(m)) if m.contains("channel 1")));
+    assert!(matches!(a.call_on(0, "echo", "same", b"", LONG), Err(IpcError::InvalidArgument(_))));
+    assert!(matches!(a.publish_on(0, "t", b"", LONG), Err(IpcError::InvalidArgument(_))));
+    assert!(b.register_on(0, "x", &[], Arc::new(|_, _| Ok(Vec::new()))).is_err());
+
+    a.publish_on(2, "a", b"", LONG).unwrap();
+    a.publish_on(5, "b", b"", LONG).unwrap();
+    a.publish("c", b"").unwrap();
+    a.call("echo", "same", b"", LONG).unwrap(); // after the events, in order
+    assert_eq!(*seen.lock().unwrap(), ["two:a", "any:b", "any:c"]);
+
+    let registry = a.peer_registry(LONG).unwrap();
+    let channels: Vec<(u32, &str)> = registry.services.iter().map(|s| (s.channel, s.name.as_str())).collect();
+    assert_eq!(channels, [(1, "echo"), (2, "echo"), (3, "only-three")]);
+    assert!(b.unregister_on(2, "echo"));
+    assert!(matches!(a.call_on(2, "echo", "same", b"", LONG), Err(IpcError::NoSuchService(_))));
+    assert_eq!(a.call("echo", "same", b"y", LONG).unwrap(), b"one:y");
+}

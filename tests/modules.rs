@@ -386,7 +386,7 @@ fn health_reports_commands_process_and_components() {
     assert_eq!(v["status"], "healthy");
     assert_eq!(
         v["components"],
-        serde_json::json!(["logging", "storage", "events", "services", "modules", "health_monitor"])
+        serde_json::json!(["logging", "storage", "events", "services", "ipc", "modules", "health_monitor"])
     );
     assert!(v["process"]["rss_bytes"].as_u64().unwrap() > 0);
     assert!(v["process"]["threads"].as_u64().unwrap() >= 1);
@@ -440,4 +440,21 @@ fn log_callback_receives_events_from_any_thread_and_level_changes() {
     h.reload_module(id, None).unwrap();
     assert!(lines.lock().iter().all(|(lvl, _, _)| *lvl == 1), "only errors at level 1");
     assert_eq!(h.set_log_level(6).unwrap_err().kind(), ErrorKind::InvalidArgument);
+}
+
+/// Host start sweeps the IPC segment files that owners no longer running left in /dev/shm.
+#[cfg(target_os = "linux")]
+#[test]
+fn host_start_sweeps_stale_ipc_segments() {
+    let shm = std::path::Path::new("/dev/shm");
+    if !shm.is_dir() {
+        eprintln!("no /dev/shm here: nothing to sweep");
+        return;
+    }
+    // A pid above the kernel's maximum (4,194,304) never runs.
+    let stale = shm.join(format!("plughost-999999999-{:032x}", std::process::id()));
+    std::fs::write(&stale, b"left behind").unwrap();
+    let sb = Sandbox::new();
+    let _host = host(&sb, "");
+    assert!(!stale.exists(), "{} was not swept", stale.display());
 }

@@ -57,6 +57,9 @@ namespace PlugHost.Tests
         public static string RestoreFails { get { return C("restore_fails"); } }
         public static string FakePlughostAbi99 { get { return C("fake_plughost_abi99"); } }
 
+        /// <summary>examples/c/ipc_peer.c built: the C peer B of the session tests.</summary>
+        public static string IpcPeer { get { return Existing(Path.Combine(Repo, "target", "csharp-fixtures", "ipc_peer")); } }
+
         /// <summary>The folder holding PlugHost.dll, the native library and the test assemblies.</summary>
         public static string BinDirectory
         {

@@ -23,6 +23,10 @@ namespace PlugHost
         internal static readonly NativeMethods.plughost_host_set_pump_callback_destroy_user_data_delegate PumpDestroy = Release;
         internal static readonly NativeMethods.plughost_event_subscribe_callback_delegate Event = OnEvent;
         internal static readonly NativeMethods.plughost_event_subscribe_destroy_user_data_delegate EventDestroy = Release;
+        internal static readonly NativeMethods.plughost_session_register_handler_delegate SessionHandler = OnSessionHandler;
+        internal static readonly NativeMethods.plughost_session_register_destroy_user_data_delegate SessionHandlerDestroy = Release;
+        internal static readonly NativeMethods.plughost_session_on_event_callback_delegate SessionEvent = OnSessionEvent;
+        internal static readonly NativeMethods.plughost_session_on_event_destroy_user_data_delegate SessionEventDestroy = Release;
 
         private static long released;
 
@@ -67,26 +71,66 @@ namespace PlugHost
             try
             {
                 var state = State<ServiceState>(user);
-                byte[] result = state.Handler(Interop.Copy(input, inputLength)) ?? Interop.Empty;
-                fixed (byte* data = result)
-                {
-                    return NativeMethods.plughost_output_write(output, data, (UIntPtr)result.Length);
-                }
+                return Answer(output, state.Handler(Interop.Copy(input, inputLength)));
             }
             catch (Exception e)
             {
-                try
+                return Fail(output, e);
+            }
+        }
+
+        private static int OnSessionHandler(void* user, byte* method, UIntPtr methodLength, byte* input, UIntPtr inputLength, plughost_output* output)
+        {
+            try
+            {
+                var state = State<SessionHandlerState>(user);
+                return Answer(output, state.Handler(Interop.CopyUtf8(method, methodLength), Interop.Copy(input, inputLength)));
+            }
+            catch (Exception e)
+            {
+                return Fail(output, e);
+            }
+        }
+
+        /// <summary>Write a handler's result (null: nothing) to its output.</summary>
+        private static int Answer(plughost_output* output, byte[] result)
+        {
+            result = result ?? Interop.Empty;
+            fixed (byte* data = result)
+            {
+                return NativeMethods.plughost_output_write(output, data, (UIntPtr)result.Length);
+            }
+        }
+
+        /// <summary>
+        /// Set a handler's exception as its error message; the status of a PlugHostException, else
+        /// PLUGHOST_ERR_SERVICE_FAILED.
+        /// </summary>
+        private static int Fail(plughost_output* output, Exception e)
+        {
+            try
+            {
+                byte[] message = Interop.Utf8(e.GetType().Name + ": " + e.Message);
+                fixed (byte* data = message)
                 {
-                    byte[] message = Interop.Utf8(e.GetType().Name + ": " + e.Message);
-                    fixed (byte* data = message)
-                    {
-                        NativeMethods.plughost_output_set_error(output, data, (UIntPtr)message.Length);
-                    }
+                    NativeMethods.plughost_output_set_error(output, data, (UIntPtr)message.Length);
                 }
-                catch (Exception)
-                {
-                }
-                return NativeMethods.PLUGHOST_ERR_SERVICE_FAILED;
+            }
+            catch (Exception)
+            {
+            }
+            var plughost = e as PlugHostException;
+            return plughost != null && plughost.Status > 0 ? plughost.Status : NativeMethods.PLUGHOST_ERR_SERVICE_FAILED;
+        }
+
+        private static void OnSessionEvent(void* user, byte* topic, UIntPtr topicLength, byte* payload, UIntPtr payloadLength)
+        {
+            try
+            {
+                State<SessionEventState>(user).Handler(Interop.CopyUtf8(topic, topicLength), Interop.Copy(payload, payloadLength));
+            }
+            catch (Exception)
+            {
             }
         }
 
@@ -146,6 +190,26 @@ namespace PlugHost
         internal readonly Func<byte[], byte[]> Handler;
 
         internal ServiceState(Func<byte[], byte[]> handler)
+        {
+            Handler = handler;
+        }
+    }
+
+    internal sealed class SessionHandlerState : ReleasableState
+    {
+        internal readonly Func<string, byte[], byte[]> Handler;
+
+        internal SessionHandlerState(Func<string, byte[], byte[]> handler)
+        {
+            Handler = handler;
+        }
+    }
+
+    internal sealed class SessionEventState : ReleasableState
+    {
+        internal readonly Action<string, byte[]> Handler;
+
+        internal SessionEventState(Action<string, byte[]> handler)
         {
             Handler = handler;
         }

@@ -71,6 +71,7 @@ namespace PlugHost
                 case NativeMethods.PLUGHOST_ERR_IPC_REMOTE_FAILED: return new IpcRemoteFailedException(status, name, message);
                 case NativeMethods.PLUGHOST_ERR_IPC_TOO_LARGE: return new IpcTooLargeException(status, name, message);
                 case NativeMethods.PLUGHOST_ERR_IPC_SETUP: return new IpcSetupException(status, name, message);
+                case NativeMethods.PLUGHOST_ERR_IPC_INCOMPATIBLE: return new IpcIncompatibleException(status, name, message);
                 default: return new PlugHostException(status, name, message);
             }
         }
@@ -336,6 +337,13 @@ namespace PlugHost
     public class IpcSetupException : IpcException
     {
         public IpcSetupException(int status, string name, string message) : base(status, name, message) { }
+    }
+
+    /// <summary>IPC_INCOMPATIBLE: the peer speaks another protocol version; the session is closed.</summary>
+    [Serializable]
+    public class IpcIncompatibleException : IpcException
+    {
+        public IpcIncompatibleException(int status, string name, string message) : base(status, name, message) { }
     }
 
     /// <summary>Why the native library could not be used.</summary>

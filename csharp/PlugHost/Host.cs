@@ -11,21 +11,10 @@ namespace PlugHost
     /// Host that was never disposed, and its reference count keeps the host alive while a call runs
     /// on another thread.
     /// </summary>
-    public sealed unsafe class HostHandle : SafeHandle
+    public sealed unsafe class HostHandle : NativeHandle
     {
         internal HostHandle()
-            : base(IntPtr.Zero, true)
         {
-        }
-
-        public override bool IsInvalid
-        {
-            get { return handle == IntPtr.Zero; }
-        }
-
-        internal void Set(plughost_host* host)
-        {
-            SetHandle((IntPtr)host);
         }
 
         protected override bool ReleaseHandle()
@@ -66,7 +55,7 @@ namespace PlugHost
             {
                 Interop.Check(NativeMethods.plughost_host_new(p, (UIntPtr)config.Length, &host));
             }
-            handle.Set(host);
+            handle.Set((IntPtr)host);
         }
 
         /// <summary>The native handle (for advanced interop; do not free it).</summary>
@@ -114,20 +103,12 @@ namespace PlugHost
         // Every native call runs between Enter and Exit: the handle cannot be freed meanwhile.
         private plughost_host* Enter(ref bool added)
         {
-            if (IsDisposed)
-            {
-                throw new ObjectDisposedException("Host", "The plughost Host is disposed.");
-            }
-            handle.DangerousAddRef(ref added);
-            return (plughost_host*)handle.DangerousGetHandle();
+            return (plughost_host*)handle.Enter(ref added, IsDisposed, "Host");
         }
 
         private void Exit(bool added)
         {
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
+            handle.Exit(added);
         }
 
         // ---- modules ----

@@ -21,6 +21,15 @@ namespace PlugHost.Native
         /// </summary>
         internal const uint PLUGHOST_SERVICE_MAIN_THREAD = 1;
         /// <summary>
+        ///  `channel` value of `plughost_session_on_event`: the handler of every channel without one of
+        ///  its own.
+        /// </summary>
+        internal const uint PLUGHOST_SESSION_EVERY_CHANNEL = 0;
+        /// <summary>
+        ///  The data channel calls, events and services use by default (0 is the control channel).
+        /// </summary>
+        internal const uint PLUGHOST_SESSION_DATA_CHANNEL = 1;
+        /// <summary>
         ///  Success.
         /// </summary>
         internal const int PLUGHOST_OK = 0;
@@ -161,6 +170,10 @@ namespace PlugHost.Native
         /// </summary>
         internal const int PLUGHOST_ERR_IPC_SETUP = 406;
         /// <summary>
+        ///  The IPC peer speaks another protocol version; the session is closed.
+        /// </summary>
+        internal const int PLUGHOST_ERR_IPC_INCOMPATIBLE = 407;
+        /// <summary>
         ///  The version of the C ABI. Raised only when an existing function or type changes incompatibly;
         ///  additions keep it.
         /// </summary>
@@ -169,6 +182,9 @@ namespace PlugHost.Native
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate int plughost_service_register_callback_delegate(void* user_data, byte* input, System.UIntPtr input_len, plughost_output* output);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate int plughost_session_register_handler_delegate(void* user_data, byte* method, System.UIntPtr method_len, byte* input, System.UIntPtr input_len, plughost_output* output);
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void plughost_event_subscribe_callback_delegate(void* user_data, byte* topic, System.UIntPtr topic_len, byte* source, System.UIntPtr source_len, byte* payload, System.UIntPtr payload_len, ulong sequence);
@@ -190,6 +206,15 @@ namespace PlugHost.Native
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void plughost_service_register_destroy_user_data_delegate(void* user_data);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void plughost_session_on_event_callback_delegate(void* user_data, byte* topic, System.UIntPtr topic_len, byte* payload, System.UIntPtr payload_len);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void plughost_session_on_event_destroy_user_data_delegate(void* user_data);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void plughost_session_register_destroy_user_data_delegate(void* user_data);
 
 
 
@@ -540,6 +565,232 @@ namespace PlugHost.Native
         internal static extern int plughost_output_set_error(plughost_output* output, byte* message, System.UIntPtr len);
 
         /// <summary>
+        ///  Peer A: create a session over a new shared-memory segment and write it to `out_session`.
+        ///  Start the peer with `plughost_session_spawn`.
+        ///
+        ///  `options` is a JSON object (UTF-8; NULL or empty for the defaults) with the keys of the host
+        ///  configuration's `PlugHost.Ipc` section: `RingCapacity`, `InlineMax`, `SlotClasses` (an array
+        ///  of `{"Size": bytes, "Count": slots}`), `HeartbeatIntervalMs`, `HeartbeatTimeoutMs`,
+        ///  `ConnectTimeoutMs`, `ReplyTimeoutMs`, `SpinCount`. Peer B must attach with the same geometry.
+        ///
+        ///  Errors: `INVALID_CONFIG` (every problem of the options at once), `IPC_SETUP`.
+        ///
+        ///  # Safety
+        ///  `options` valid for `options_len` bytes; `out_session` valid for a write.
+        ///
+        ///  Threads: any. Free the session with `plughost_session_free`.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_session_create", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_session_create(byte* options, System.UIntPtr options_len, plughost_session** out_session);
+
+        /// <summary>
+        ///  Peer A: start the peer process `program` (UTF-8 path, searched in `PATH` when it has no
+        ///  slash) with the arguments in `args_json` (a JSON array of strings; NULL or empty for none),
+        ///  handing it the session; write its process id to `out_pid` (may be NULL). The child inherits
+        ///  standard input, output and error and attaches with `plughost_session_attach`. Once per
+        ///  session. The session watches the child: its exit fails every call in flight with
+        ///  `PLUGHOST_ERR_IPC_PEER_DEAD`. Freeing the session says goodbye, waits up to 2 s for the
+        ///  child to exit, then kills it; either way the child is reaped.
+        ///
+        ///  Errors: `INVALID_ARGUMENT` (bad `args_json`, a second spawn, or a session made by attach),
+        ///  `IPC_SETUP` (the program could not be started; the spawn may be tried again).
+        ///
+        ///  # Safety
+        ///  `session` from `plughost_session_create`; `program` and `args_json` valid for their lengths;
+        ///  `out_pid` NULL or valid for a write.
+        ///
+        ///  Threads: any.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_session_spawn", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_session_spawn(plughost_session* session, byte* program, System.UIntPtr program_len, byte* args_json, System.UIntPtr args_json_len, uint* out_pid);
+
+        /// <summary>
+        ///  Peer B: attach to the session the parent handed over when it started this process (see
+        ///  `plughost_session_spawn`) and write it to `out_session`. `options` as for
+        ///  `plughost_session_create`, with the parent's geometry. The session watches the parent: its
+        ///  exit fails every call in flight with `PLUGHOST_ERR_IPC_PEER_DEAD`.
+        ///
+        ///  Errors: `INVALID_CONFIG`, `IPC_SETUP` (no session was handed over, or the geometry differs).
+        ///
+        ///  # Safety
+        ///  `options` valid for `options_len` bytes; `out_session` valid for a write.
+        ///
+        ///  Threads: any. Free the session with `plughost_session_free`.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_session_attach", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_session_attach(byte* options, System.UIntPtr options_len, plughost_session** out_session);
+
+        /// <summary>
+        ///  Call `service`.`method` (UTF-8) with `payload` on data channel `channel` of the peer, waiting
+        ///  at most `timeout_ms`; the answer goes to a new buffer in `out_result`. While it waits, this
+        ///  thread serves the peer's requests (nested calls).
+        ///
+        ///  Errors: `INVALID_ARGUMENT` (channel 0), `SERVICE_NOT_FOUND` (no such service on that channel),
+        ///  `IPC_REMOTE_FAILED` (the peer's handler failed: its status and message in the last error),
+        ///  `IPC_TIMEOUT`, `IPC_PEER_DEAD`, `IPC_CLOSED`, `IPC_MALFORMED`, `IPC_TOO_LARGE`,
+        ///  `IPC_INCOMPATIBLE`.
+        ///
+        ///  # Safety
+        ///  `session` from plughost; `service`, `method` and `payload` valid for their lengths;
+        ///  `out_result` valid for a write.
+        ///
+        ///  Threads: any, any number at once.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_session_call", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_session_call(plughost_session* session, uint channel, byte* service, System.UIntPtr service_len, byte* method, System.UIntPtr method_len, byte* payload, System.UIntPtr payload_len, uint timeout_ms, ulong* out_result);
+
+        /// <summary>
+        ///  Send a one-way event `topic` (UTF-8) with `payload` on data channel `channel`, waiting at most
+        ///  `timeout_ms` for room when the peer keeps the ring or slots full (nothing is dropped).
+        ///
+        ///  Errors: `INVALID_ARGUMENT` (channel 0), `IPC_TIMEOUT`, `IPC_PEER_DEAD`, `IPC_CLOSED`,
+        ///  `IPC_TOO_LARGE`.
+        ///
+        ///  # Safety
+        ///  `session` from plughost; `topic` and `payload` valid for their lengths.
+        ///
+        ///  Threads: any.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_session_publish", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_session_publish(plughost_session* session, uint channel, byte* topic, System.UIntPtr topic_len, byte* payload, System.UIntPtr payload_len, uint timeout_ms);
+
+        /// <summary>
+        ///  Serve `service` (UTF-8) on data channel `channel`: the peer's calls of it on that channel run
+        ///  `handler` (see `plughost_session_handler`). Registering a name again replaces the handler.
+        ///  `destroy_user_data` (may be NULL) runs once the handler is replaced or unregistered, or the
+        ///  session freed, and no call uses it.
+        ///
+        ///  Errors: `INVALID_ARGUMENT` (channel 0, empty name), `NULL_ARGUMENT`. plughost owns
+        ///  `user_data` from this call on, even when it fails: on failure `destroy_user_data` runs before
+        ///  the call returns.
+        ///
+        ///  # Safety
+        ///  `session` from plughost; `service` valid for `service_len` bytes; the handler and user data
+        ///  stay valid until destroyed.
+        ///
+        ///  Threads: any.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_session_register", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_session_register(plughost_session* session, uint channel, byte* service, System.UIntPtr service_len, plughost_session_register_handler_delegate handler, void* user_data, plughost_session_register_destroy_user_data_delegate destroy_user_data);
+
+        /// <summary>
+        ///  Stop serving `service` on `channel`. Calls in flight finish; then its `destroy_user_data`
+        ///  runs. Errors: `SERVICE_NOT_FOUND` when it was not registered there.
+        ///
+        ///  # Safety
+        ///  `session` from plughost; `service` valid for `service_len` bytes.
+        ///
+        ///  Threads: any.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_session_unregister", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_session_unregister(plughost_session* session, uint channel, byte* service, System.UIntPtr service_len);
+
+        /// <summary>
+        ///  Set the handler of the peer's events on data channel `channel`, or with
+        ///  `PLUGHOST_SESSION_EVERY_CHANNEL` (0) on every channel without a handler of its own. Setting
+        ///  it again replaces it; the old `destroy_user_data` runs once no delivery uses it, the last one
+        ///  when the session is freed.
+        ///
+        ///  plughost owns `user_data` from this call on, even when it fails.
+        ///
+        ///  # Safety
+        ///  `session` from plughost; the callback and user data stay valid until destroyed.
+        ///
+        ///  Threads: any; the callback runs on the thread that reads the event.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_session_on_event", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_session_on_event(plughost_session* session, uint channel, plughost_session_on_event_callback_delegate callback, void* user_data, plughost_session_on_event_destroy_user_data_delegate destroy_user_data);
+
+        /// <summary>
+        ///  Serve the peer's requests and events on this thread for `timeout_ms`: `PLUGHOST_OK` when the
+        ///  time is up, the session's ending status (e.g. `IPC_CLOSED` after the peer's goodbye,
+        ///  `IPC_PEER_DEAD`) as soon as it ends. Peer B's run loop calls this until it fails.
+        ///
+        ///  # Safety
+        ///  `session` from plughost.
+        ///
+        ///  Threads: any; several threads may serve at once (one reads, the others wait their turn).
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_session_serve", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_session_serve(plughost_session* session, uint timeout_ms);
+
+        /// <summary>
+        ///  Serve on a background thread of plughost's until the session ends (once; later calls do
+        ///  nothing).
+        ///
+        ///  # Safety
+        ///  `session` from plughost.
+        ///
+        ///  Threads: any.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_session_serve_in_background", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_session_serve_in_background(plughost_session* session);
+
+        /// <summary>
+        ///  `PLUGHOST_OK` while the session works, else the status that ended it (its message in the
+        ///  last error): `IPC_CLOSED`, `IPC_PEER_DEAD`, `IPC_MALFORMED`, `IPC_INCOMPATIBLE`.
+        ///
+        ///  # Safety
+        ///  `session` from plughost.
+        ///
+        ///  Threads: any.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_session_status", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_session_status(plughost_session* session);
+
+        /// <summary>
+        ///  The session's figures as JSON in a new buffer: `{"open", "side" ("a" or "b"), "peer_pid",
+        ///  "calls_in_flight", "stats": {calls, requests_served, events_sent, events_received,
+        ///  inline_sent, slot_sent, ring_full_waits, pool_full_waits, malformed, stray_answers,
+        ///  reply_failures, ring_out, ring_in, slots_out, slots_in}}`.
+        ///
+        ///  # Safety
+        ///  `session` from plughost; `out_json` valid for a write.
+        ///
+        ///  Threads: any.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_session_stats_json", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_session_stats_json(plughost_session* session, ulong* out_json);
+
+        /// <summary>
+        ///  Ask the peer for the services it offers, waiting at most `timeout_ms`; the registry as JSON in
+        ///  a new buffer: `{"services": [{"id", "channel", "name", "methods": [{"id", "name", "kind"}]}]}`.
+        ///
+        ///  # Safety
+        ///  `session` from plughost; `out_json` valid for a write.
+        ///
+        ///  Threads: any.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_session_peer_registry_json", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_session_peer_registry_json(plughost_session* session, uint timeout_ms, ulong* out_json);
+
+        /// <summary>
+        ///  Close the session: the peer gets a goodbye, calls in flight fail with `IPC_CLOSED`, serving
+        ///  threads return. The handle stays valid until `plughost_session_free`. Idempotent.
+        ///
+        ///  # Safety
+        ///  `session` from plughost.
+        ///
+        ///  Threads: any (not from inside one of this session's handlers).
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_session_close", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_session_close(plughost_session* session);
+
+        /// <summary>
+        ///  Close and free the session; a child started by `plughost_session_spawn` gets 2 s to exit and
+        ///  is then killed, and is reaped. Handlers' and event callbacks' `destroy_user_data` run once no
+        ///  call uses them. NULL and a freed session are ignored. The pointer stays safe to pass: later
+        ///  calls fail with `INVALID_HANDLE`.
+        ///
+        ///  # Safety
+        ///  `session` NULL or from plughost.
+        ///
+        ///  Threads: any (not from inside one of this session's handlers).
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_session_free", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern void plughost_session_free(plughost_session* session);
+
+        /// <summary>
         ///  Read the value of `key` (UTF-8) into a new buffer in `out_value`.
         ///
         ///  Errors: `KEY_NOT_FOUND`.
@@ -607,6 +858,20 @@ namespace PlugHost.Native
     /// </summary>
     [StructLayout(LayoutKind.Sequential)]
     internal unsafe partial struct plughost_host
+    {
+    }
+
+    /// <summary>
+    ///  An opaque IPC session (one peer's side). Created by `plughost_session_create` (peer A) or
+    ///  `plughost_session_attach` (peer B); freed by `plughost_session_free`.
+    ///
+    ///  Every function taking a `const plughost_session*` may be called from any thread,
+    ///  concurrently. After `plughost_session_free` the pointer stays safe to pass: calls fail with
+    ///  `PLUGHOST_ERR_INVALID_HANDLE` (16 bytes are kept for this). A pointer that never came from
+    ///  plughost is undefined behaviour.
+    /// </summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal unsafe partial struct plughost_session
     {
     }
 

@@ -5,7 +5,10 @@
 //! that names the nearest known key. An empty document (or `{}`) gives working defaults. Relative
 //! paths are resolved against the process's working directory when the host is created.
 
+mod ipc;
 mod reader;
+
+pub use ipc::IpcSettings;
 
 use crate::error::{Error, ErrorKind, Result};
 use reader::Reader;
@@ -27,7 +30,9 @@ pub struct Config {
     pub storage_max_bytes: u64,
     /// Events kept per topic for late readers.
     pub event_history_per_topic: usize,
-    /// Sections reserved for later subsystems (Python, Plugins, Ipc, Extensions), kept verbatim.
+    /// IPC sessions (`PlugHost.Ipc`): the geometry and timing of the host's sessions.
+    pub ipc: IpcSettings,
+    /// Sections reserved for later subsystems (Python, Plugins, Extensions), kept verbatim.
     pub reserved: Vec<(String, serde_json::Value)>,
 }
 
@@ -58,16 +63,20 @@ impl Default for Config {
 impl Config {
     /// Parse and validate a JSON document. Empty or whitespace-only text means all defaults.
     pub fn from_json(text: &str) -> Result<Config> {
-        let value: serde_json::Value = if text.trim().is_empty() {
-            serde_json::Value::Object(Default::default())
-        } else {
-            serde_json::from_str(text)
-                .map_err(|e| Error::new(ErrorKind::InvalidConfig, format!("configuration is not valid JSON: {e}")))?
-        };
+        let value = parse_json(text)?;
         let mut reader = Reader::default();
         let config = read_config(&mut reader, &value);
         reader.finish().map(|()| config)
     }
+}
+
+/// Parse JSON text; empty or whitespace-only text is an empty object.
+fn parse_json(text: &str) -> Result<serde_json::Value> {
+    if text.trim().is_empty() {
+        return Ok(serde_json::Value::Object(Default::default()));
+    }
+    serde_json::from_str(text)
+        .map_err(|e| Error::new(ErrorKind::InvalidConfig, format!("configuration is not valid JSON: {e}")))
 }
 
 fn default_shadow_directory() -> PathBuf {
@@ -116,8 +125,10 @@ fn read_config(r: &mut Reader, root: &serde_json::Value) -> Config {
     let storage = section(r, "Storage", &["MaxBytes"]);
     let events = section(r, "Events", &["HistoryPerTopic"]);
 
+    let ipc = ipc::read(r, host.and_then(|h| h.get("Ipc")).unwrap_or(&empty), "$.PlugHost.Ipc");
+
     let mut reserved = Vec::new();
-    for name in ["Python", "Plugins", "Ipc", "Extensions"] {
+    for name in ["Python", "Plugins", "Extensions"] {
         if let Some(value) = host.and_then(|h| h.get(name)) {
             // Reserved: must be an object; its keys are validated by the subsystem that takes it.
             if r.object(value, &format!("$.PlugHost.{name}"), &[]).is_some() {
@@ -147,6 +158,7 @@ fn read_config(r: &mut Reader, root: &serde_json::Value) -> Config {
         )),
         storage_max_bytes: r.integer(&storage, "$.PlugHost.Storage", "MaxBytes", 64 << 20, 0, 1 << 40),
         event_history_per_topic: r.integer(&events, "$.PlugHost.Events", "HistoryPerTopic", 64, 0, 100_000) as usize,
+        ipc,
         reserved,
     }
 }

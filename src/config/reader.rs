@@ -51,7 +51,8 @@ fn nearest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
 }
 
 impl Reader {
-    fn problem(&mut self, path: String, message: String) {
+    /// Record a problem at `path`.
+    pub(super) fn problem(&mut self, path: String, message: String) {
         self.problems.push(Problem { path, message });
     }
 

@@ -5,7 +5,8 @@
 //!   Rust SDK's shims. Always built, so that modules can depend on plughost without the host.
 //! - `host_table`: the host side of the module ABI (the services table given to modules).
 //! - The exported `plughost_*` functions (feature `ffi`), one file per handle family: `version`,
-//!   `last_error`, `host`, `module`, `service`, `storage`, `event`, `buffer`. Each export runs its
+//!   `last_error`, `host`, `module`, `service`, `storage`, `event`, `buffer`, `session` (IPC
+//!   sessions, both peers; its handles use `handle`'s tombstones). Each export runs its
 //!   body through [`boundary`](self) helpers that catch panics and record the last error.
 //!
 //! Conventions (see README "C API conventions"): the object first, then inputs, then outputs; a
@@ -30,6 +31,8 @@ pub mod buffer;
 #[cfg(feature = "ffi")]
 pub mod event;
 #[cfg(feature = "ffi")]
+mod handle;
+#[cfg(feature = "ffi")]
 pub mod host;
 #[cfg(feature = "ffi")]
 mod host_cache;
@@ -39,6 +42,8 @@ pub mod last_error;
 pub mod module;
 #[cfg(feature = "ffi")]
 pub mod service;
+#[cfg(feature = "ffi")]
+pub mod session;
 #[cfg(feature = "ffi")]
 pub mod storage;
 #[cfg(feature = "ffi")]

@@ -17,6 +17,8 @@ pub enum Component {
     Events,
     /// The application's services and the main-thread queue.
     Services,
+    /// The IPC layer: stale segments of dead owners are swept at start.
+    Ipc,
     /// Work modules.
     Modules,
     /// The periodic health monitor.
@@ -30,6 +32,7 @@ impl Component {
         (Component::Storage, &[Component::Logging]),
         (Component::Events, &[Component::Logging]),
         (Component::Services, &[Component::Logging]),
+        (Component::Ipc, &[Component::Logging]),
         (Component::Modules, &[Component::Storage, Component::Events, Component::Services]),
         (Component::HealthMonitor, &[Component::Modules]),
     ];
@@ -41,6 +44,7 @@ impl Component {
             Component::Storage => "storage",
             Component::Events => "events",
             Component::Services => "services",
+            Component::Ipc => "ipc",
             Component::Modules => "modules",
             Component::HealthMonitor => "health_monitor",
         }

@@ -76,6 +76,12 @@ impl Host {
         match component {
             // Built in `start` already; nothing runs in the background.
             Component::Logging | Component::Storage | Component::Events | Component::Services | Component::Modules => {}
+            Component::Ipc => {
+                let swept = crate::ipc::segment::sweep_stale();
+                if swept > 0 {
+                    tracing::info!(swept, "removed shared-memory segments of processes that no longer run");
+                }
+            }
             Component::HealthMonitor => {
                 let monitor = HealthMonitor::spawn(Arc::downgrade(self), self.config.health_interval)
                     .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start the health monitor thread: {e}")))?;
@@ -93,6 +99,7 @@ impl Host {
                 }
             }
             Component::Modules => self.modules.stop(),
+            Component::Ipc => {}
             Component::Services => {
                 self.shared.services.main_thread().set_pump_request(None);
                 self.shared.services.main_thread().fail_pending();

@@ -232,6 +232,8 @@ pub struct MethodInfo {
 pub struct ServiceInfo {
     /// Its id.
     pub id: u32,
+    /// The data channel it is served on.
+    pub channel: u32,
     /// Its name.
     pub name: String,
     /// Its methods.
@@ -345,6 +347,7 @@ mod tests {
         let registry = Registry {
             services: vec![ServiceInfo {
                 id: 1,
+                channel: 1,
                 name: "storage".into(),
                 methods: vec![MethodInfo { id: 1, name: "get".into(), kind: MethodKind::Call }],
             }],

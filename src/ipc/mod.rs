@@ -40,5 +40,8 @@ pub mod ring;
 pub mod segment;
 #[cfg(unix)]
 pub mod session;
+#[cfg(not(unix))]
+#[path = "session_unsupported.rs"]
+pub mod session;
 pub mod slots;
 pub mod wake;

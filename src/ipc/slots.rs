@@ -137,7 +137,7 @@ impl fmt::Display for SlotError {
 impl std::error::Error for SlotError {}
 
 /// Counters of a [`SlotPool`] (local memory: the peer cannot change them).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SlotStats {
     /// Slots allocated.
     pub allocations: u64,

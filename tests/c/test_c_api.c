@@ -18,12 +18,15 @@
  *   PLUGHOST_TEST_TLS_PINNED   a module that pins its library with a thread-local destructor
  *   PLUGHOST_TEST_NO_ENTRY, _ABI_MISMATCH, _SHORT_TABLE, _NULL_ENTRY, _MISSING_EXECUTE,
  *   _INIT_FAILS, _RESTORE_FAILS   the broken modules of tests/c/bad_modules.c
+ *   PLUGHOST_TEST_IPC_PEER     examples/c/ipc_peer.c built: the C peer B of the IPC session tests
  *
  * Every check counts; a failed one prints file:line and the thread's last error. The last line is
  * "N passed, M failed" and the exit status is non-zero when anything failed.
  *
  * One status cannot be provoked from C and is not tested here: PLUGHOST_ERR_PANIC, plughost itself
- * panicking, which is a bug by definition. PLUGHOST_ERR_HOST_STOPPED is reached only by a call that
+ * panicking, which is a bug by definition. Two need a peer that breaks the protocol, which the C
+ * peer does not: PLUGHOST_ERR_IPC_MALFORMED and PLUGHOST_ERR_IPC_INCOMPATIBLE (tested from Rust,
+ * tests/ipc_session.rs and src/ipc/session/tests.rs). PLUGHOST_ERR_HOST_STOPPED is reached only by a call that
  * is already under way when the host is freed (a later call through the freed handle gets
  * INVALID_HANDLE): a main-thread service call queued on another thread, see test_host_stopped.
  */
@@ -46,7 +49,7 @@
 /* Harness                                                                                        */
 /* ---------------------------------------------------------------------------------------------- */
 
-#define STATUS_SLOTS 400
+#define STATUS_SLOTS 500
 
 static atomic_int g_passed;
 static atomic_int g_failed;
@@ -208,6 +211,7 @@ static struct {
     const char *missing_execute;
     const char *init_fails;
     const char *restore_fails;
+    const char *ipc_peer;
 } fx;
 
 static const char *env_path(const char *name) {
@@ -248,6 +252,7 @@ static void load_fixtures(void) {
     fx.missing_execute = env_path("PLUGHOST_TEST_MISSING_EXECUTE");
     fx.init_fails = env_path("PLUGHOST_TEST_INIT_FAILS");
     fx.restore_fails = env_path("PLUGHOST_TEST_RESTORE_FAILS");
+    fx.ipc_peer = env_path("PLUGHOST_TEST_IPC_PEER");
 }
 
 /* Write `len` bytes to a new file. */
@@ -627,6 +632,14 @@ static const struct {
     NAMED(PLUGHOST_ERR_SERVICE_FAILED),
     NAMED(PLUGHOST_ERR_SERVICE_EXISTS),
     NAMED(PLUGHOST_ERR_KEY_NOT_FOUND),
+    NAMED(PLUGHOST_ERR_IPC_PEER_DEAD),
+    NAMED(PLUGHOST_ERR_IPC_TIMEOUT),
+    NAMED(PLUGHOST_ERR_IPC_MALFORMED),
+    NAMED(PLUGHOST_ERR_IPC_CLOSED),
+    NAMED(PLUGHOST_ERR_IPC_REMOTE_FAILED),
+    NAMED(PLUGHOST_ERR_IPC_TOO_LARGE),
+    NAMED(PLUGHOST_ERR_IPC_SETUP),
+    NAMED(PLUGHOST_ERR_IPC_INCOMPATIBLE),
 };
 
 static void test_versions_and_status_names(void) {
@@ -636,7 +649,7 @@ static void test_versions_and_status_names(void) {
     for (size_t i = 0; i < COUNT(STATUSES); i++) {
         CHECK_TEXT(plughost_status_name(STATUSES[i].code), STATUSES[i].name);
     }
-    const int32_t unknown[] = {-1, 12, 99, 112, 203, 301, 407, 9999, INT32_MIN, INT32_MAX};
+    const int32_t unknown[] = {-1, 12, 99, 112, 203, 301, 408, 9999, INT32_MIN, INT32_MAX};
     for (size_t i = 0; i < COUNT(unknown); i++) {
         CHECK_TEXT(plughost_status_name(unknown[i]), "PLUGHOST_ERR_UNKNOWN");
     }
@@ -1591,7 +1604,7 @@ static void test_health(void) {
 static void test_every_status_was_provoked(void) {
     for (size_t i = 0; i < COUNT(STATUSES); i++) {
         int32_t code = STATUSES[i].code;
-        if (code == PLUGHOST_ERR_PANIC) {
+        if (code == PLUGHOST_ERR_PANIC || code == PLUGHOST_ERR_IPC_MALFORMED || code == PLUGHOST_ERR_IPC_INCOMPATIBLE) {
             continue; /* see the top of this file */
         }
         if (!atomic_load(&g_provoked[code])) {
@@ -1602,6 +1615,232 @@ static void test_every_status_was_provoked(void) {
             atomic_fetch_add(&g_passed, 1);
         }
     }
+}
+
+
+/* ---------------------------------------------------------------------------------------------- */
+/* IPC sessions: this program is peer A, examples/c/ipc_peer.c peer B                              */
+/* ---------------------------------------------------------------------------------------------- */
+
+/* Sessions are freed but their 16-byte tombstones kept reachable, as for hosts (see free_host). */
+static plughost_session *g_freed_sessions[16];
+static atomic_int g_freed_session_count;
+
+static void free_session(plughost_session *session) {
+    int slot = atomic_fetch_add(&g_freed_session_count, 1);
+    if (slot < (int)COUNT(g_freed_sessions)) {
+        g_freed_sessions[slot] = session;
+    }
+    plughost_session_free(session);
+}
+
+/* Call peer.method on `channel`; the answer as text in `out` ("" on failure), the status returned. */
+static int32_t session_call(const plughost_session *session, uint32_t channel, const char *method, const char *input,
+                            char *out, size_t cap) {
+    plughost_buffer answer = 0;
+    out[0] = '\0';
+    int32_t status =
+        plughost_session_call(session, channel, STR("peer"), STR(method), STR(input), 10000, &answer);
+    if (status == PLUGHOST_OK) {
+        take_text(answer, out, cap);
+    }
+    return status;
+}
+
+typedef struct {
+    atomic_int count;
+    atomic_int destroyed;
+    char topic[64];
+    char payload[64];
+} session_event_probe;
+
+static void session_event_cb(void *user_data, const uint8_t *topic, size_t topic_len, const uint8_t *payload,
+                             size_t payload_len) {
+    session_event_probe *probe = user_data;
+    snprintf(probe->topic, sizeof probe->topic, "%.*s", (int)topic_len, (const char *)topic);
+    snprintf(probe->payload, sizeof probe->payload, "%.*s", (int)payload_len, (const char *)payload);
+    atomic_fetch_add(&probe->count, 1);
+}
+
+static void session_event_destroy(void *user_data) {
+    atomic_fetch_add(&((session_event_probe *)user_data)->destroyed, 1);
+}
+
+static atomic_int g_greet_destroyed;
+
+/* The host's service "host": greet answers "hello " + input. */
+static int32_t greet_handler(void *user_data, const uint8_t *method, size_t method_len, const uint8_t *input,
+                             size_t input_len, plughost_output *output) {
+    (void)user_data;
+    if (method_len != 5 || memcmp(method, "greet", 5) != 0) {
+        plughost_output_set_error(output, STR("unknown method"));
+        return PLUGHOST_ERR_MODULE_UNKNOWN_COMMAND;
+    }
+    plughost_output_write(output, STR("hello "));
+    return plughost_output_write(output, input, input_len);
+}
+
+static void greet_destroy(void *user_data) {
+    (void)user_data;
+    atomic_fetch_add(&g_greet_destroyed, 1);
+}
+
+/* Start a session with the C peer; NULL options are the defaults. */
+static plughost_session *start_peer(const char *options) {
+    plughost_session *session = NULL;
+    uint32_t pid = 0;
+    CHECK_OK(plughost_session_create(options ? (const uint8_t *)options : NULL, options ? strlen(options) : 0,
+                                     &session));
+    CHECK_OK(plughost_session_spawn(session, STR(fx.ipc_peer), NULL, 0, &pid));
+    CHECK(pid > 0);
+    return session;
+}
+
+typedef struct {
+    const plughost_session *session;
+    int index;
+    atomic_int *wrong;
+} echo_job;
+
+static void *echo_many(void *arg) {
+    echo_job *job = arg;
+    char input[32];
+    char answer[32];
+    for (int i = 0; i < 200; i++) {
+        snprintf(input, sizeof input, "t%d-%d", job->index, i);
+        if (session_call(job->session, 1, "echo", input, answer, sizeof answer) != PLUGHOST_OK ||
+            strcmp(answer, input) != 0) {
+            atomic_fetch_add(job->wrong, 1);
+        }
+    }
+    return NULL;
+}
+
+static void test_ipc_sessions(void) {
+    plughost_session *session = start_peer("{\"HeartbeatIntervalMs\": 50}");
+    session_event_probe events = {0};
+    char text[256];
+    CHECK_OK(plughost_session_register(session, 1, STR("host"), greet_handler, NULL, greet_destroy));
+    CHECK_OK(plughost_session_on_event(session, PLUGHOST_SESSION_EVERY_CHANNEL, session_event_cb, &events,
+                                       session_event_destroy));
+
+    CHECK_OK(session_call(session, 1, "echo", "ping", text, sizeof text));
+    CHECK_TEXT(text, "ping");
+    CHECK_OK(session_call(session, 1, "upper", "shout", text, sizeof text));
+    CHECK_TEXT(text, "SHOUT");
+    /* A nested call: the peer calls the host's service while the host waits for its answer. */
+    CHECK_OK(session_call(session, 1, "ask-host", "C", text, sizeof text));
+    CHECK_TEXT(text, "peer heard: hello C");
+    /* Channel 2 has its own "peer" service. */
+    CHECK_OK(session_call(session, 2, "channel", "", text, sizeof text));
+    CHECK_TEXT(text, "two");
+    CHECK_STATUS(session_call(session, 3, "echo", "", text, sizeof text), PLUGHOST_ERR_SERVICE_NOT_FOUND);
+    CHECK_LAST_ERROR_CONTAINS("on channel 3");
+    CHECK_STATUS(session_call(session, 0, "echo", "", text, sizeof text), PLUGHOST_ERR_INVALID_ARGUMENT);
+    CHECK_LAST_ERROR_CONTAINS("control channel");
+    /* The peer's handler fails with a status of its own and a message. */
+    CHECK_STATUS(session_call(session, 1, "fail", "no", text, sizeof text), PLUGHOST_ERR_IPC_REMOTE_FAILED);
+    CHECK_LAST_ERROR_CONTAINS("PLUGHOST_ERR_INVALID_ARGUMENT (2): refused: no");
+
+    /* Events both ways: the peer publishes one during a call; the host publishes two. */
+    CHECK_OK(session_call(session, 1, "publish", "news", text, sizeof text));
+    CHECK(atomic_load(&events.count) == 1);
+    CHECK_TEXT(events.topic, "from-peer");
+    CHECK_TEXT(events.payload, "news");
+    CHECK_OK(plughost_session_publish(session, 1, STR("a"), STR("1"), 1000));
+    CHECK_OK(plughost_session_publish(session, 2, STR("b"), NULL, 0, 1000));
+    CHECK_OK(session_call(session, 1, "events", "", text, sizeof text));
+    CHECK_TEXT(text, "2");
+
+    /* Four threads call at once. */
+    pthread_t threads[4];
+    echo_job jobs[4];
+    atomic_int wrong = 0;
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (echo_job){session, i, &wrong};
+        CHECK(pthread_create(&threads[i], NULL, echo_many, &jobs[i]) == 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(threads[i], NULL);
+    }
+    CHECK(atomic_load(&wrong) == 0);
+
+    plughost_buffer json = 0;
+    char big[4096];
+    CHECK_OK(plughost_session_stats_json(session, &json));
+    take_text(json, big, sizeof big);
+    CHECK(strstr(big, "\"open\":true") != NULL && strstr(big, "\"side\":\"a\"") != NULL);
+    CHECK(strstr(big, "\"requests_served\":1") != NULL); /* the nested greet */
+    CHECK_OK(plughost_session_peer_registry_json(session, 5000, &json));
+    take_text(json, big, sizeof big);
+    CHECK(strstr(big, "\"channel\":2") != NULL && strstr(big, "\"name\":\"peer\"") != NULL);
+    CHECK_OK(plughost_session_status(session));
+
+    CHECK_OK(plughost_session_unregister(session, 1, STR("host")));
+    CHECK(atomic_load(&g_greet_destroyed) == 1);
+    CHECK_STATUS(plughost_session_unregister(session, 1, STR("host")), PLUGHOST_ERR_SERVICE_NOT_FOUND);
+
+    /* The peer crashes in the middle of a call: the call fails at once, and so does everything after. */
+    CHECK_STATUS(session_call(session, 1, "abort", "", text, sizeof text), PLUGHOST_ERR_IPC_PEER_DEAD);
+    CHECK_STATUS(plughost_session_status(session), PLUGHOST_ERR_IPC_PEER_DEAD);
+    CHECK_STATUS(plughost_session_publish(session, 1, STR("late"), NULL, 0, 100), PLUGHOST_ERR_IPC_PEER_DEAD);
+    CHECK(atomic_load(&events.destroyed) == 0);
+    free_session(session);
+    CHECK(atomic_load(&events.destroyed) == 1);
+    CHECK_STATUS(plughost_session_status(session), PLUGHOST_ERR_INVALID_HANDLE);
+    plughost_session_free(session); /* a second free is ignored */
+
+    /* A clean end: close says goodbye, the peer leaves, later calls fail with IPC_CLOSED. */
+    session = start_peer(NULL);
+    CHECK_OK(session_call(session, 1, "echo", "x", text, sizeof text));
+    CHECK_OK(plughost_session_close(session));
+    CHECK_OK(plughost_session_close(session));
+    CHECK_STATUS(session_call(session, 1, "echo", "x", text, sizeof text), PLUGHOST_ERR_IPC_CLOSED);
+    CHECK_STATUS(plughost_session_status(session), PLUGHOST_ERR_IPC_CLOSED);
+    free_session(session);
+}
+
+static int32_t never_called(void *user_data, const uint8_t *method, size_t method_len, const uint8_t *input,
+                            size_t input_len, plughost_output *output) {
+    (void)user_data, (void)method, (void)method_len, (void)input, (void)input_len, (void)output;
+    return PLUGHOST_ERR_SERVICE_FAILED;
+}
+
+static void test_ipc_session_errors(void) {
+    plughost_session *session = (plughost_session *)0x1;
+    plughost_buffer out = 0;
+    CHECK_STATUS(plughost_session_create(STR("{\"RingCapacity\": 1000}"), &session), PLUGHOST_ERR_INVALID_CONFIG);
+    CHECK_LAST_ERROR_CONTAINS("power of two");
+    CHECK_STATUS(plughost_session_create(BAD_UTF8, &session), PLUGHOST_ERR_INVALID_UTF8);
+    CHECK_STATUS(plughost_session_create(NULL, 0, NULL), PLUGHOST_ERR_NULL_ARGUMENT);
+    CHECK(session == (plughost_session *)0x1);
+    /* This process was not started with a session. */
+    CHECK_STATUS(plughost_session_attach(NULL, 0, &session), PLUGHOST_ERR_IPC_SETUP);
+    CHECK_STATUS(plughost_session_status(NULL), PLUGHOST_ERR_NULL_ARGUMENT);
+
+    /* A session without a peer: calls time out; small slots refuse large messages. */
+    const char *small = "{\"RingCapacity\": 65536, \"SlotClasses\": [{\"Size\": 4096, \"Count\": 2}]}";
+    CHECK_OK(plughost_session_create(STR(small), &session));
+    static uint8_t large[8192];
+    CHECK_STATUS(plughost_session_publish(session, 1, STR("t"), large, sizeof large, 100), PLUGHOST_ERR_IPC_TOO_LARGE);
+    CHECK_STATUS(plughost_session_call(session, 1, STR("s"), STR("m"), NULL, 0, 50, &out), PLUGHOST_ERR_IPC_TIMEOUT);
+    CHECK_STATUS(plughost_session_call(session, 1, STR("s"), STR("m"), NULL, 0, 50, NULL), PLUGHOST_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(plughost_session_call(session, 1, BAD_UTF8, STR("m"), NULL, 0, 50, &out), PLUGHOST_ERR_INVALID_UTF8);
+    CHECK_STATUS(plughost_session_register(session, 0, STR("s"), never_called, NULL, NULL), PLUGHOST_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(plughost_session_register(session, 1, STR("s"), NULL, NULL, NULL), PLUGHOST_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(plughost_session_on_event(session, 1, NULL, NULL, NULL), PLUGHOST_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(plughost_session_spawn(session, STR("/no/such/peer"), NULL, 0, NULL), PLUGHOST_ERR_IPC_SETUP);
+    CHECK_STATUS(plughost_session_spawn(session, STR("/bin/true"), STR("not json"), NULL),
+                 PLUGHOST_ERR_INVALID_ARGUMENT);
+    CHECK_OK(plughost_session_serve(session, 20));
+    CHECK_OK(plughost_session_serve_in_background(session));
+    CHECK_OK(plughost_session_serve_in_background(session));
+    CHECK_STATUS(plughost_session_stats_json(session, NULL), PLUGHOST_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(plughost_session_peer_registry_json(session, 50, &out), PLUGHOST_ERR_IPC_TIMEOUT);
+    free_session(session);
+    CHECK_STATUS(plughost_session_serve(session, 1), PLUGHOST_ERR_INVALID_HANDLE);
+    CHECK_STATUS(plughost_session_close(session), PLUGHOST_ERR_INVALID_HANDLE);
+    plughost_session_free(NULL);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -1634,6 +1873,8 @@ int main(void) {
         {"events", test_events},
         {"storage", test_storage},
         {"health", test_health},
+        {"IPC sessions", test_ipc_sessions},
+        {"IPC session errors", test_ipc_session_errors},
         /* Last: the pinned generation stays mapped (and its shadow folder stays) for good. */
         {"pinned limit", test_pinned_limit},
         {"every status provoked", test_every_status_was_provoked},

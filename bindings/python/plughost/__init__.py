@@ -29,6 +29,7 @@ from ._errors import (
     IpcRemoteFailedError,
     IpcTooLargeError,
     IpcSetupError,
+    IpcIncompatibleError,
     KeyNotFoundError,
     LimitReachedError,
     ModuleAbiMismatchError,
@@ -55,18 +56,22 @@ from ._errors import (
     ServiceExistsError,
     ServiceFailedError,
     ServiceNotFoundError,
+    SessionClosedError,
     UnknownCommandError,
     WrongThreadError,
 )
 from ._ffi import ABI_VERSION, library_path, library_version
 from ._callbacks import Event
 from ._host import TRACE, Host, Module, Subscription, log_to_logging, logger_name
+from ._session import DATA_CHANNEL, EVERY_CHANNEL, Session
 
 #: This package's version.
 __version__ = "0.1.0"
 
 __all__ = [
     "ABI_VERSION",
+    "DATA_CHANNEL",
+    "EVERY_CHANNEL",
     "ArgumentError",
     "ConfigurationError",
     "Event",
@@ -83,6 +88,7 @@ __all__ = [
     "IpcRemoteFailedError",
     "IpcTooLargeError",
     "IpcSetupError",
+    "IpcIncompatibleError",
     "KeyNotFoundError",
     "LimitReachedError",
     "Module",
@@ -110,6 +116,8 @@ __all__ = [
     "ServiceExistsError",
     "ServiceFailedError",
     "ServiceNotFoundError",
+    "Session",
+    "SessionClosedError",
     "Subscription",
     "TRACE",
     "UnknownCommandError",

@@ -99,29 +99,63 @@ def _destroy(user_data: int) -> None:
         pass
 
 
+def _answer(output: Any, call: Callable[[], Any]) -> int:
+    """Run ``call()`` for a service-like callback and write its bytes to ``output``: 0 on
+    success; on an exception, its text as the error and the status of a plughost error it is
+    (1 for any other, which plughost reports as the service having failed)."""
+    try:
+        result = call()
+        if result is None:
+            result = b""
+        if not isinstance(result, (bytes, bytearray, memoryview)):
+            raise TypeError(f"a service must return bytes, not {type(result).__name__}")
+        data = bytes(result)
+        if data:
+            _ffi.lib.plughost_output_write(output, data, len(data))
+        return 0
+    except BaseException as e:  # every failure, even KeyboardInterrupt, must stay in Python
+        try:
+            _log.debug("service callback raised", exc_info=True)
+            message = (f"{type(e).__name__}: {e}" if str(e) else type(e).__name__).encode("utf-8", "replace")
+            _ffi.lib.plughost_output_set_error(output, message, len(message))
+        except BaseException:
+            pass
+        status = getattr(e, "status", None)
+        return status if isinstance(status, int) and status > 0 else 1
+
+
+def _function(user_data: int) -> Callable[..., Any]:
+    function = _registry.get(user_data or 0)
+    if function is None:
+        raise RuntimeError("the service's Python callable is gone")
+    return function
+
+
 def _service(user_data: int, input_ptr: int, input_len: int, output: Any) -> int:
+    with _inside:
+        return _answer(output, lambda: _function(user_data)(_bytes(input_ptr, input_len)))
+
+
+def _session_handler(
+    user_data: int, method_ptr: int, method_len: int, input_ptr: int, input_len: int, output: Any
+) -> int:
+    with _inside:
+        return _answer(
+            output, lambda: _function(user_data)(_text(method_ptr, method_len), _bytes(input_ptr, input_len))
+        )
+
+
+def _session_event(user_data: int, topic_ptr: int, topic_len: int, payload_ptr: int, payload_len: int) -> None:
     with _inside:
         try:
             function = _registry.get(user_data or 0)
-            if function is None:
-                raise RuntimeError("the service's Python callable is gone")
-            result = function(_bytes(input_ptr, input_len))
-            if result is None:
-                result = b""
-            if not isinstance(result, (bytes, bytearray, memoryview)):
-                raise TypeError(f"a service must return bytes, not {type(result).__name__}")
-            data = bytes(result)
-            if data:
-                _ffi.lib.plughost_output_write(output, data, len(data))
-            return 0
-        except BaseException as e:  # every failure, even KeyboardInterrupt, must stay in Python
+            if function is not None:
+                function(_text(topic_ptr, topic_len), _bytes(payload_ptr, payload_len))
+        except BaseException:
             try:
-                _log.debug("service callback raised", exc_info=True)
-                message = (f"{type(e).__name__}: {e}" if str(e) else type(e).__name__).encode("utf-8", "replace")
-                _ffi.lib.plughost_output_set_error(output, message, len(message))
+                _log.exception("session event handler raised")
             except BaseException:
                 pass
-            return 1
 
 
 def _event(
@@ -182,3 +216,5 @@ SERVICE = _ffi.plughost_service_callback(_service)
 EVENT = _ffi.plughost_event_callback(_event)
 PUMP = _ffi.plughost_pump_callback(_pump)
 LOG = _ffi.plughost_log_callback(_logged)
+SESSION_HANDLER = _ffi.plughost_session_handler(_session_handler)
+SESSION_EVENT = _ffi.plughost_session_event_callback(_session_event)

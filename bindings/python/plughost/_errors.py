@@ -44,6 +44,7 @@ ERR_IPC_CLOSED = 403
 ERR_IPC_REMOTE_FAILED = 404
 ERR_IPC_TOO_LARGE = 405
 ERR_IPC_SETUP = 406
+ERR_IPC_INCOMPATIBLE = 407
 
 
 # --- Loading the library ---------------------------------------------------------------------
@@ -114,6 +115,19 @@ class HostClosedError(InvalidHandleError):
     def __init__(
         self,
         message: str = "the host is closed",
+        status: int = ERR_INVALID_HANDLE,
+        status_name: str = "PLUGHOST_ERR_INVALID_HANDLE",
+        function: Optional[str] = None,
+    ) -> None:
+        super().__init__(message, status, status_name, function)
+
+
+class SessionClosedError(InvalidHandleError):
+    """The Python ``Session`` object was closed; raised before any call reaches the library."""
+
+    def __init__(
+        self,
+        message: str = "the session is closed",
         status: int = ERR_INVALID_HANDLE,
         status_name: str = "PLUGHOST_ERR_INVALID_HANDLE",
         function: Optional[str] = None,
@@ -264,6 +278,10 @@ class IpcTooLargeError(IpcError):
 class IpcSetupError(IpcError):
     """The session could not be set up (segment, hand-off, geometry, threads)."""
 
+
+class IpcIncompatibleError(IpcError):
+    """The peer speaks another protocol version; the session is closed."""
+
 STATUS_CLASSES: Dict[int, Type[PlugHostError]] = {
     ERR_NULL_ARGUMENT: ArgumentError,
     ERR_INVALID_ARGUMENT: ArgumentError,
@@ -299,6 +317,7 @@ STATUS_CLASSES: Dict[int, Type[PlugHostError]] = {
     ERR_IPC_REMOTE_FAILED: IpcRemoteFailedError,
     ERR_IPC_TOO_LARGE: IpcTooLargeError,
     ERR_IPC_SETUP: IpcSetupError,
+    ERR_IPC_INCOMPATIBLE: IpcIncompatibleError,
 }
 
 

@@ -121,10 +121,15 @@ class plughost_output(Structure):
     """Opaque ``plughost_output`` (a service callback's output)."""
 
 
+class plughost_session(Structure):
+    """Opaque ``plughost_session`` (one peer of an IPC session)."""
+
+
 plughost_buffer = c_uint64
 plughost_module_id = c_uint64
 P_host = POINTER(plughost_host)
 P_output = POINTER(plughost_output)
+P_session = POINTER(plughost_session)
 
 # Callback types. Byte pointers are c_void_p (not c_char_p, which would stop at a NUL byte); read
 # them with ctypes.string_at(pointer, length).
@@ -135,6 +140,8 @@ plughost_destroy_callback = CFUNCTYPE(None, c_void_p)
 plughost_log_callback = CFUNCTYPE(None, c_void_p, c_uint32, c_void_p, c_size_t, c_void_p, c_size_t)
 plughost_pump_callback = CFUNCTYPE(None, c_void_p)
 plughost_service_callback = CFUNCTYPE(c_int32, c_void_p, c_void_p, c_size_t, P_output)
+plughost_session_handler = CFUNCTYPE(c_int32, c_void_p, c_void_p, c_size_t, c_void_p, c_size_t, P_output)
+plughost_session_event_callback = CFUNCTYPE(None, c_void_p, c_void_p, c_size_t, c_void_p, c_size_t)
 
 #: NULL values of the callback types, for arguments where NULL means "none".
 NULL_EVENT_CALLBACK = plughost_event_callback()
@@ -189,6 +196,30 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     "plughost_output_set_error": (c_int32, [P_output, _bytes, c_size_t]),
     "plughost_storage_get": (c_int32, [P_host, _bytes, c_size_t, POINTER(plughost_buffer)]),
     "plughost_storage_set": (c_int32, [P_host, _bytes, c_size_t, _bytes, c_size_t]),
+    "plughost_session_create": (c_int32, [_bytes, c_size_t, POINTER(P_session)]),
+    "plughost_session_spawn": (c_int32, [P_session, _bytes, c_size_t, _bytes, c_size_t, POINTER(c_uint32)]),
+    "plughost_session_attach": (c_int32, [_bytes, c_size_t, POINTER(P_session)]),
+    "plughost_session_call": (
+        c_int32,
+        [P_session, c_uint32, _bytes, c_size_t, _bytes, c_size_t, _bytes, c_size_t, c_uint32, POINTER(plughost_buffer)],
+    ),
+    "plughost_session_publish": (c_int32, [P_session, c_uint32, _bytes, c_size_t, _bytes, c_size_t, c_uint32]),
+    "plughost_session_register": (
+        c_int32,
+        [P_session, c_uint32, _bytes, c_size_t, plughost_session_handler, c_void_p, plughost_destroy_callback],
+    ),
+    "plughost_session_unregister": (c_int32, [P_session, c_uint32, _bytes, c_size_t]),
+    "plughost_session_on_event": (
+        c_int32,
+        [P_session, c_uint32, plughost_session_event_callback, c_void_p, plughost_destroy_callback],
+    ),
+    "plughost_session_serve": (c_int32, [P_session, c_uint32]),
+    "plughost_session_serve_in_background": (c_int32, [P_session]),
+    "plughost_session_status": (c_int32, [P_session]),
+    "plughost_session_stats_json": (c_int32, [P_session, POINTER(plughost_buffer)]),
+    "plughost_session_peer_registry_json": (c_int32, [P_session, c_uint32, POINTER(plughost_buffer)]),
+    "plughost_session_close": (c_int32, [P_session]),
+    "plughost_session_free": (None, [P_session]),
     "plughost_abi_version": (c_uint32, []),
     "plughost_version": (c_char_p, []),
     "plughost_status_name": (c_char_p, [c_int32]),
@@ -199,6 +230,10 @@ NOT_STATUS = frozenset({"plughost_last_error_status"})
 
 #: ``flags`` bit for ``plughost_service_register``.
 SERVICE_MAIN_THREAD = 1
+
+#: ``PLUGHOST_SESSION_EVERY_CHANNEL`` and ``PLUGHOST_SESSION_DATA_CHANNEL``.
+SESSION_EVERY_CHANNEL = 0
+SESSION_DATA_CHANNEL = 1
 
 #: Log levels (``PLUGHOST_LOG_*``).
 LOG_OFF, LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG, LOG_TRACE = range(6)

@@ -55,7 +55,7 @@ def expected_ctype(c_type: str, in_callback: bool = False):
         return c_void_p if in_callback else c_char_p
     if base == "uint8_t" and stars == 2:
         return POINTER(c_void_p)
-    if base in ("plughost_host", "plughost_output"):
+    if base in ("plughost_host", "plughost_output", "plughost_session"):
         pointer = POINTER(getattr(_ffi, base))
         return pointer if stars == 1 else POINTER(pointer)
     if base in SCALARS and stars == 1:
@@ -95,7 +95,7 @@ def test_every_header_function_is_declared_with_its_exact_types():
 
 def test_every_callback_type_matches_the_header():
     callbacks = CALLBACK.findall(HEADER)
-    assert len(callbacks) == 5
+    assert len(callbacks) == 7
     for ret, name, params in callbacks:
         declared = getattr(_ffi, name)
         assert declared._restype_ is expected_ctype(ret, in_callback=True), name
@@ -139,6 +139,7 @@ EXPECTED_CLASSES = {
     "IPC_REMOTE_FAILED": plughost.IpcRemoteFailedError,
     "IPC_TOO_LARGE": plughost.IpcTooLargeError,
     "IPC_SETUP": plughost.IpcSetupError,
+    "IPC_INCOMPATIBLE": plughost.IpcIncompatibleError,
 }
 
 
@@ -173,7 +174,7 @@ def test_exception_families():
         assert issubclass(cls, plughost.ModuleExecuteError)
     for cls in (plughost.ServiceNotFoundError, plughost.ServiceFailedError, plughost.ServiceExistsError):
         assert issubclass(cls, plughost.ServiceError)
-    for cls in (plughost.IpcPeerDeadError, plughost.IpcTimeoutError, plughost.IpcMalformedError, plughost.IpcClosedError, plughost.IpcRemoteFailedError, plughost.IpcTooLargeError, plughost.IpcSetupError):
+    for cls in (plughost.IpcPeerDeadError, plughost.IpcTimeoutError, plughost.IpcMalformedError, plughost.IpcClosedError, plughost.IpcRemoteFailedError, plughost.IpcTooLargeError, plughost.IpcSetupError, plughost.IpcIncompatibleError):
         assert issubclass(cls, plughost.IpcError)
     assert issubclass(plughost.KeyNotFoundError, KeyError)
     assert issubclass(plughost.HostClosedError, plughost.InvalidHandleError)

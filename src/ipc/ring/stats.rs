@@ -13,7 +13,7 @@ pub struct RingCounters {
 }
 
 /// A snapshot of [`RingCounters`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RingStats {
     /// Frames sent or received (PAD frames not counted).
     pub frames: u64,

@@ -35,6 +35,15 @@ pub enum IpcError {
     },
     /// The session could not be set up (segment, hand-off, geometry, threads).
     Setup(String),
+    /// The peer speaks another protocol version (its hello said so); the session is closed.
+    Incompatible {
+        /// This side's [`PROTOCOL_VERSION`](crate::ipc::message::PROTOCOL_VERSION).
+        ours: u32,
+        /// The peer's.
+        theirs: u32,
+    },
+    /// An argument was refused before anything was sent (e.g. the control channel).
+    InvalidArgument(String),
 }
 
 impl IpcError {
@@ -49,6 +58,8 @@ impl IpcError {
             IpcError::Closed => ErrorKind::IpcClosed,
             IpcError::TooLarge { .. } => ErrorKind::IpcTooLarge,
             IpcError::Setup(_) => ErrorKind::IpcSetup,
+            IpcError::Incompatible { .. } => ErrorKind::IpcIncompatible,
+            IpcError::InvalidArgument(_) => ErrorKind::InvalidArgument,
         }
     }
 
@@ -78,6 +89,10 @@ impl fmt::Display for IpcError {
                 write!(f, "an IPC message of {len} bytes is larger than the largest slot ({max} bytes)")
             }
             IpcError::Setup(what) => write!(f, "the IPC session could not be set up: {what}"),
+            IpcError::Incompatible { ours, theirs } => {
+                write!(f, "the IPC peer speaks protocol version {theirs}, this side speaks {ours}")
+            }
+            IpcError::InvalidArgument(what) => write!(f, "invalid IPC argument: {what}"),
         }
     }
 }
@@ -105,6 +120,8 @@ mod tests {
             (IpcError::Closed, ErrorKind::IpcClosed),
             (IpcError::TooLarge { len: 2, max: 1 }, ErrorKind::IpcTooLarge),
             (IpcError::Setup("s".into()), ErrorKind::IpcSetup),
+            (IpcError::Incompatible { ours: 1, theirs: 2 }, ErrorKind::IpcIncompatible),
+            (IpcError::InvalidArgument("c".into()), ErrorKind::InvalidArgument),
         ];
         for (e, kind) in cases {
             let error = Error::from(e.clone());

@@ -8,6 +8,11 @@
 //!   inline limit, else through a slot) and waits for the answer; any number of threads may call
 //!   at once. [`Session::publish`] sends a one-way event. A full ring or pool parks the sender
 //!   until its deadline: nothing is dropped.
+//! - Channel 0 is the control channel (hello with the protocol version, heartbeats, goodbye,
+//!   the registry); calls, events and services live on data channels, 1 ([`DATA_CHANNEL`]) unless
+//!   one is named (`call_on`, `publish_on`, `register_on`, `on_channel_event`). A service serves
+//!   the channel it was registered on only. A peer whose hello names another protocol version
+//!   ends the session with [`IpcError::Incompatible`].
 //! - [`Session::register`] installs a service's handler, [`Session::on_event`] the event handler;
 //!   [`Session::registry`] describes the services, and the peer can ask for them
 //!   ([`Session::peer_registry`]).
@@ -57,6 +62,8 @@ mod rpc;
 mod send;
 mod services;
 mod stats;
+#[cfg(test)]
+mod tests;
 mod wire;
 
 pub use config::SessionConfig;
@@ -70,7 +77,7 @@ pub use services::{EventHandler, Handler, REGISTRY_METHOD, REGISTRY_SERVICE};
 pub use stats::SessionStats;
 
 use crate::ipc::layout::Geometry;
-use crate::ipc::message::{MethodKind, Registry};
+use crate::ipc::message::{MethodKind, Registry, CONTROL_CHANNEL, PROTOCOL_VERSION};
 use crate::ipc::segment::Segment;
 use inner::Inner;
 use parking_lot::Mutex;
@@ -145,34 +152,59 @@ impl Session {
         Ok((a, b))
     }
 
+    /// Start the session over `segment`: the monitor thread, then the hello (this side's first
+    /// message, which the peer checks for its protocol version).
     fn start(segment: Segment, config: SessionConfig) -> Result<Session, IpcError> {
         let inner = Inner::new(segment, config)?;
         let monitor = monitor::spawn(Arc::downgrade(&inner))?;
-        Ok(Session { inner, monitor: Mutex::new(Some(monitor)), server: Mutex::new(None) })
+        let session = Session { inner, monitor: Mutex::new(Some(monitor)), server: Mutex::new(None) };
+        let hello = wire::Outgoing::Hello { version: PROTOCOL_VERSION, pid: std::process::id() };
+        session.inner.send(&hello, Instant::now() + session.inner.config.connect_timeout)?;
+        Ok(session)
     }
 
-    /// Call `service`.`method` with `payload` on the peer; the answer's bytes, or why not, within
-    /// `timeout`. Safe from any number of threads at once, and from inside handlers.
+    /// Call `service`.`method` with `payload` on the peer's [`DATA_CHANNEL`]; the answer's bytes,
+    /// or why not, within `timeout`. Safe from any number of threads at once, and from inside
+    /// handlers.
     pub fn call(&self, service: &str, method: &str, payload: &[u8], timeout: Duration) -> Result<Vec<u8>, IpcError> {
-        self.inner.call(service, method, payload, timeout)
+        self.inner.call(DATA_CHANNEL, service, method, payload, timeout)
     }
 
-    /// Send a one-way event; waits for room at most the configured reply timeout.
+    /// [`Session::call`] on data channel `channel` (1 and up; 0 is
+    /// [`IpcError::InvalidArgument`]).
+    pub fn call_on(
+        &self,
+        channel: u32,
+        service: &str,
+        method: &str,
+        payload: &[u8],
+        timeout: Duration,
+    ) -> Result<Vec<u8>, IpcError> {
+        self.inner.call(rpc::data_channel(channel)?, service, method, payload, timeout)
+    }
+
+    /// Send a one-way event on the [`DATA_CHANNEL`]; waits for room at most the configured reply
+    /// timeout.
     pub fn publish(&self, topic: &str, payload: &[u8]) -> Result<(), IpcError> {
-        self.inner.publish(topic, payload, self.inner.config.reply_timeout)
+        self.inner.publish(DATA_CHANNEL, topic, payload, self.inner.config.reply_timeout)
     }
 
-    /// Send a one-way event, waiting for room at most `timeout`.
+    /// Send a one-way event on the [`DATA_CHANNEL`], waiting for room at most `timeout`.
     pub fn publish_timeout(&self, topic: &str, payload: &[u8], timeout: Duration) -> Result<(), IpcError> {
-        self.inner.publish(topic, payload, timeout)
+        self.inner.publish(DATA_CHANNEL, topic, payload, timeout)
     }
 
-    /// Register (or replace) `service`; returns its id. See [`Handler`].
+    /// Send a one-way event on data channel `channel`, waiting for room at most `timeout`.
+    pub fn publish_on(&self, channel: u32, topic: &str, payload: &[u8], timeout: Duration) -> Result<(), IpcError> {
+        self.inner.publish(channel, topic, payload, timeout)
+    }
+
+    /// Register (or replace) `service` on the [`DATA_CHANNEL`]; returns its id. See [`Handler`].
     pub fn register<F>(&self, service: &str, handler: F) -> u32
     where
         F: Fn(&str, &[u8]) -> Result<Vec<u8>, (i32, String)> + Send + Sync + 'static,
     {
-        self.inner.services.register(service, &[], Arc::new(handler))
+        self.inner.services.register(DATA_CHANNEL, service, &[], Arc::new(handler))
     }
 
     /// [`Session::register`] with the methods the registry lists for introspection.
@@ -180,21 +212,44 @@ impl Session {
     where
         F: Fn(&str, &[u8]) -> Result<Vec<u8>, (i32, String)> + Send + Sync + 'static,
     {
-        self.inner.services.register(service, methods, Arc::new(handler))
+        self.inner.services.register(DATA_CHANNEL, service, methods, Arc::new(handler))
     }
 
-    /// Remove `service`; whether it was registered.
+    /// Register (or replace) `service` with its methods on data channel `channel`: only calls on
+    /// that channel reach it. Returns its id.
+    pub fn register_on(
+        &self,
+        channel: u32,
+        service: &str,
+        methods: &[(&str, MethodKind)],
+        handler: Handler,
+    ) -> Result<u32, IpcError> {
+        Ok(self.inner.services.register(rpc::data_channel(channel)?, service, methods, handler))
+    }
+
+    /// Remove `service` from the [`DATA_CHANNEL`]; whether it was registered.
     pub fn unregister(&self, service: &str) -> bool {
-        self.inner.services.unregister(service)
+        self.inner.services.unregister(DATA_CHANNEL, service)
     }
 
-    /// Set the handler of the peer's events, `(topic, payload)`. Events are handled in arrival
-    /// order by the thread that reads them.
+    /// Remove `service` from data channel `channel`; whether it was registered.
+    pub fn unregister_on(&self, channel: u32, service: &str) -> bool {
+        self.inner.services.unregister(channel, service)
+    }
+
+    /// Set the handler of the peer's events, `(topic, payload)`, on every channel without a
+    /// handler of its own. Events are handled in arrival order by the thread that reads them.
     pub fn on_event<F>(&self, handler: F)
     where
         F: Fn(&str, &[u8]) + Send + Sync + 'static,
     {
-        self.inner.services.set_event_handler(Arc::new(handler));
+        self.inner.services.set_event_handler(None, Arc::new(handler));
+    }
+
+    /// Set the handler of the peer's events on data channel `channel`.
+    pub fn on_channel_event(&self, channel: u32, handler: EventHandler) -> Result<(), IpcError> {
+        self.inner.services.set_event_handler(Some(rpc::data_channel(channel)?), handler);
+        Ok(())
     }
 
     /// The services this side offers.
@@ -204,7 +259,7 @@ impl Session {
 
     /// The services the peer offers (the built-in [`REGISTRY_SERVICE`]).
     pub fn peer_registry(&self, timeout: Duration) -> Result<Registry, IpcError> {
-        let bytes = self.call(REGISTRY_SERVICE, REGISTRY_METHOD, &[], timeout)?;
+        let bytes = self.inner.call(CONTROL_CHANNEL, REGISTRY_SERVICE, REGISTRY_METHOD, &[], timeout)?;
         postcard::from_bytes(&bytes).map_err(|e| IpcError::Malformed(format!("the peer's registry: {e}")))
     }
 
@@ -270,6 +325,16 @@ impl Session {
         self.inner.reclaimed()
     }
 
+    /// Whether this side created the session (peer A).
+    pub fn is_creator(&self) -> bool {
+        self.inner.side == 0
+    }
+
+    /// The process id of the side that created the session (peer A).
+    pub fn creator_pid(&self) -> u32 {
+        self.inner.segment.creator_pid()
+    }
+
     /// The segment (for diagnostics and tests).
     pub fn segment(&self) -> &Segment {
         &self.inner.segment
@@ -320,12 +385,29 @@ impl SessionHandle {
 
     /// [`Session::call`].
     pub fn call(&self, service: &str, method: &str, payload: &[u8], timeout: Duration) -> Result<Vec<u8>, IpcError> {
-        self.inner()?.call(service, method, payload, timeout)
+        self.inner()?.call(DATA_CHANNEL, service, method, payload, timeout)
+    }
+
+    /// [`Session::call_on`].
+    pub fn call_on(
+        &self,
+        channel: u32,
+        service: &str,
+        method: &str,
+        payload: &[u8],
+        timeout: Duration,
+    ) -> Result<Vec<u8>, IpcError> {
+        self.inner()?.call(rpc::data_channel(channel)?, service, method, payload, timeout)
     }
 
     /// [`Session::publish_timeout`].
     pub fn publish(&self, topic: &str, payload: &[u8], timeout: Duration) -> Result<(), IpcError> {
-        self.inner()?.publish(topic, payload, timeout)
+        self.inner()?.publish(DATA_CHANNEL, topic, payload, timeout)
+    }
+
+    /// [`Session::publish_on`].
+    pub fn publish_on(&self, channel: u32, topic: &str, payload: &[u8], timeout: Duration) -> Result<(), IpcError> {
+        self.inner()?.publish(channel, topic, payload, timeout)
     }
 
     /// [`Session::status`].

@@ -24,7 +24,7 @@ use super::services::{REGISTRY_METHOD, REGISTRY_SERVICE};
 use super::stats::Counters;
 use super::wire::Outgoing;
 use super::IpcError;
-use crate::ipc::message::{DecodeError, Message};
+use crate::ipc::message::{DecodeError, Message, CONTROL_CHANNEL, PROTOCOL_VERSION};
 use crate::ipc::ring::Frame;
 use crate::ipc::slots::{Descriptor, SlotBytes};
 use crate::status::{PLUGHOST_ERR_IPC_TOO_LARGE, PLUGHOST_ERR_PANIC, PLUGHOST_ERR_SERVICE_NOT_FOUND};
@@ -355,13 +355,13 @@ impl Inner {
         match message {
             Message::Response { id, payload } => answer(id, Ok(payload)),
             Message::Failure { id, status, message } => answer(id, Err(IpcError::from_failure(status, message))),
-            Message::Request { id, service, method, payload, .. } => {
-                self.serve_request(id, &service, &method, &payload);
+            Message::Request { id, channel, service, method, payload } => {
+                self.serve_request(id, channel, &service, &method, &payload);
                 None
             }
-            Message::Event { topic, payload, .. } => {
+            Message::Event { channel, topic, payload } => {
                 Counters::bump(&self.counters.events_received);
-                if let Some(handler) = self.services.event_handler() {
+                if let Some(handler) = self.services.event_handler(channel) {
                     if catch_unwind(AssertUnwindSafe(|| handler(&topic, &payload))).is_err() {
                         tracing::warn!(topic, "an IPC event handler panicked");
                     }
@@ -372,20 +372,26 @@ impl Inner {
                 self.fail(IpcError::Closed);
                 None
             }
-            Message::Hello { .. } | Message::Heartbeat { .. } => None,
+            Message::Hello { version, .. } => {
+                if version != PROTOCOL_VERSION {
+                    self.fail(IpcError::Incompatible { ours: PROTOCOL_VERSION, theirs: version });
+                }
+                None
+            }
+            Message::Heartbeat { .. } => None,
         }
     }
 
     /// Run the handler of a request on this thread and send its answer.
-    fn serve_request(&self, id: u64, service: &str, method: &str, payload: &[u8]) {
+    fn serve_request(&self, id: u64, channel: u32, service: &str, method: &str, payload: &[u8]) {
         Counters::bump(&self.counters.requests_served);
-        let result = if service == REGISTRY_SERVICE && method == REGISTRY_METHOD {
+        let result = if channel == CONTROL_CHANNEL && service == REGISTRY_SERVICE && method == REGISTRY_METHOD {
             Ok(postcard::to_allocvec(&self.services.registry()).unwrap_or_default())
         } else {
-            match self.services.handler(service) {
+            match self.services.handler(channel, service) {
                 Some(handler) => catch_unwind(AssertUnwindSafe(|| handler(method, payload)))
                     .unwrap_or_else(|_| Err((PLUGHOST_ERR_PANIC, format!("the handler of \"{service}\" panicked")))),
-                None => Err((PLUGHOST_ERR_SERVICE_NOT_FOUND, format!("no service \"{service}\""))),
+                None => Err((PLUGHOST_ERR_SERVICE_NOT_FOUND, format!("no service \"{service}\" on channel {channel}"))),
             }
         };
         let deadline = Instant::now() + self.config.reply_timeout;

@@ -1,5 +1,5 @@
-//! The handlers a session serves: services by name, one event handler, and the registry that
-//! describes them.
+//! The handlers a session serves: services by channel and name, event handlers by channel, and
+//! the registry that describes the services.
 
 use crate::ipc::message::{MethodInfo, MethodKind, Registry, ServiceInfo};
 use parking_lot::RwLock;
@@ -15,7 +15,8 @@ pub type Handler = Arc<dyn Fn(&str, &[u8]) -> Result<Vec<u8>, (i32, String)> + S
 /// The event handler: `(topic, payload)`.
 pub type EventHandler = Arc<dyn Fn(&str, &[u8]) + Send + Sync>;
 
-/// The name of the built-in service that answers the registry (method [`REGISTRY_METHOD`]).
+/// The name of the built-in service that answers the registry (method [`REGISTRY_METHOD`]), on
+/// the control channel.
 pub const REGISTRY_SERVICE: &str = "plughost.registry";
 /// The registry service's method: returns the postcard-encoded [`Registry`].
 pub const REGISTRY_METHOD: &str = "list";
@@ -25,12 +26,16 @@ struct Entry {
     handler: Handler,
 }
 
-/// Services by name, and the event handler.
+/// Services by channel and name, and the event handlers.
 #[derive(Default)]
 pub struct Services {
-    services: RwLock<HashMap<String, Entry>>,
+    /// Per channel, services by name.
+    services: RwLock<HashMap<u32, HashMap<String, Entry>>>,
     next_id: RwLock<u32>,
-    events: RwLock<Option<EventHandler>>,
+    /// Event handlers of single channels.
+    events: RwLock<HashMap<u32, EventHandler>>,
+    /// The event handler of every channel without its own.
+    any_events: RwLock<Option<EventHandler>>,
 }
 
 impl std::fmt::Debug for Services {
@@ -40,9 +45,10 @@ impl std::fmt::Debug for Services {
 }
 
 impl Services {
-    /// Register (or replace) `name` with its methods; returns the service's id.
-    pub fn register(&self, name: &str, methods: &[(&str, MethodKind)], handler: Handler) -> u32 {
-        let mut services = self.services.write();
+    /// Register (or replace) `name` on `channel` with its methods; returns the service's id.
+    pub fn register(&self, channel: u32, name: &str, methods: &[(&str, MethodKind)], handler: Handler) -> u32 {
+        let mut channels = self.services.write();
+        let services = channels.entry(channel).or_default();
         let id = match services.get(name) {
             Some(old) => old.info.id,
             None => {
@@ -56,33 +62,44 @@ impl Services {
             .enumerate()
             .map(|(i, (method, kind))| MethodInfo { id: i as u32 + 1, name: (*method).into(), kind: *kind })
             .collect();
-        services.insert(name.into(), Entry { info: ServiceInfo { id, name: name.into(), methods }, handler });
+        let info = ServiceInfo { id, channel, name: name.into(), methods };
+        services.insert(name.into(), Entry { info, handler });
         id
     }
 
-    /// Remove `name`; whether it was registered.
-    pub fn unregister(&self, name: &str) -> bool {
-        self.services.write().remove(name).is_some()
+    /// Remove `name` from `channel`; whether it was registered.
+    pub fn unregister(&self, channel: u32, name: &str) -> bool {
+        self.services.write().get_mut(&channel).and_then(|services| services.remove(name)).is_some()
     }
 
-    /// The handler of `name`.
-    pub fn handler(&self, name: &str) -> Option<Handler> {
-        self.services.read().get(name).map(|e| e.handler.clone())
+    /// The handler of `name` on `channel`.
+    pub fn handler(&self, channel: u32, name: &str) -> Option<Handler> {
+        self.services.read().get(&channel)?.get(name).map(|e| e.handler.clone())
     }
 
-    /// Set the event handler.
-    pub fn set_event_handler(&self, handler: EventHandler) {
-        *self.events.write() = Some(handler);
+    /// Set the event handler of `channel`, or (`None`) of every channel without its own.
+    pub fn set_event_handler(&self, channel: Option<u32>, handler: EventHandler) {
+        match channel {
+            Some(channel) => {
+                self.events.write().insert(channel, handler);
+            }
+            None => *self.any_events.write() = Some(handler),
+        }
     }
 
-    /// The event handler.
-    pub fn event_handler(&self) -> Option<EventHandler> {
-        self.events.read().clone()
+    /// The event handler for an event on `channel`.
+    pub fn event_handler(&self, channel: u32) -> Option<EventHandler> {
+        if let Some(handler) = self.events.read().get(&channel) {
+            return Some(handler.clone());
+        }
+        self.any_events.read().clone()
     }
 
     /// The registered services, by id.
     pub fn registry(&self) -> Registry {
-        let mut services: Vec<ServiceInfo> = self.services.read().values().map(|e| e.info.clone()).collect();
+        let channels = self.services.read();
+        let mut services: Vec<ServiceInfo> =
+            channels.values().flat_map(|s| s.values()).map(|e| e.info.clone()).collect();
         services.sort_by_key(|s| s.id);
         Registry { services }
     }

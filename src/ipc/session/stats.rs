@@ -27,7 +27,7 @@ impl Counters {
 }
 
 /// A snapshot of a session's counters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SessionStats {
     /// Calls made.
     pub calls: u64,
