@@ -39,6 +39,9 @@ pub mod logging;
 pub mod modules;
 #[cfg(feature = "host")]
 pub mod platform;
+/// cbindgen:ignore
+#[cfg(feature = "host")]
+pub mod plugins;
 #[cfg(feature = "host")]
 pub mod services;
 #[cfg(feature = "host")]
