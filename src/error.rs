@@ -77,11 +77,21 @@ pub enum ErrorKind {
     IpcSetup = PLUGHOST_ERR_IPC_SETUP,
     /// The IPC peer speaks another protocol version.
     IpcIncompatible = PLUGHOST_ERR_IPC_INCOMPATIBLE,
+    /// No plugin has that name.
+    PluginNotFound = PLUGHOST_ERR_PLUGIN_NOT_FOUND,
+    /// The plugin is not running.
+    PluginNotRunning = PLUGHOST_ERR_PLUGIN_NOT_RUNNING,
+    /// The plugin could not be started.
+    PluginStartFailed = PLUGHOST_ERR_PLUGIN_START_FAILED,
+    /// The plugin's command failed.
+    PluginFailed = PLUGHOST_ERR_PLUGIN_FAILED,
+    /// The plugin's process ended during the call.
+    PluginCrashed = PLUGHOST_ERR_PLUGIN_CRASHED,
 }
 
 impl ErrorKind {
     /// Every kind, in status order (used by tests and by `plughost_status_name`).
-    pub const ALL: [ErrorKind; 35] = [
+    pub const ALL: [ErrorKind; 40] = [
         Self::NullArgument,
         Self::InvalidArgument,
         Self::InvalidUtf8,
@@ -117,6 +127,11 @@ impl ErrorKind {
         Self::IpcTooLarge,
         Self::IpcSetup,
         Self::IpcIncompatible,
+        Self::PluginNotFound,
+        Self::PluginNotRunning,
+        Self::PluginStartFailed,
+        Self::PluginFailed,
+        Self::PluginCrashed,
     ];
 
     /// The stable status code of this kind.
@@ -173,6 +188,11 @@ impl ErrorKind {
             Self::IpcTooLarge => "PLUGHOST_ERR_IPC_TOO_LARGE\0",
             Self::IpcSetup => "PLUGHOST_ERR_IPC_SETUP\0",
             Self::IpcIncompatible => "PLUGHOST_ERR_IPC_INCOMPATIBLE\0",
+            Self::PluginNotFound => "PLUGHOST_ERR_PLUGIN_NOT_FOUND\0",
+            Self::PluginNotRunning => "PLUGHOST_ERR_PLUGIN_NOT_RUNNING\0",
+            Self::PluginStartFailed => "PLUGHOST_ERR_PLUGIN_START_FAILED\0",
+            Self::PluginFailed => "PLUGHOST_ERR_PLUGIN_FAILED\0",
+            Self::PluginCrashed => "PLUGHOST_ERR_PLUGIN_CRASHED\0",
         }
     }
 }

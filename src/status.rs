@@ -2,7 +2,7 @@
 //!
 //! These numbers are part of the stable ABI. A number is never renumbered and never reused: a
 //! retired status stays here as a comment. Ranges: 0 success, 1..=99 caller and host errors,
-//! 100..=199 work modules, 200..=299 host services, 300..=399 storage and events. 400..=499 IPC. Later
+//! 100..=199 work modules, 200..=299 host services, 300..=399 storage and events. 400..=499 IPC. 500..=599 plugins. Later
 //! subsystems take 500 (plugins) and 600 (Python).
 //!
 //! The constants are plain `i32`s so that the generated header carries them as `#define`s and no
@@ -84,3 +84,15 @@ pub const PLUGHOST_ERR_IPC_TOO_LARGE: i32 = 405;
 pub const PLUGHOST_ERR_IPC_SETUP: i32 = 406;
 /// The IPC peer speaks another protocol version; the session is closed.
 pub const PLUGHOST_ERR_IPC_INCOMPATIBLE: i32 = 407;
+
+/// No plugin has that name.
+pub const PLUGHOST_ERR_PLUGIN_NOT_FOUND: i32 = 500;
+/// The plugin is not running and will not start for this call (stopped on request, or crashed
+/// and not restarting); the message says its state and why.
+pub const PLUGHOST_ERR_PLUGIN_NOT_RUNNING: i32 = 501;
+/// The plugin could not be started (program missing, attach or initialize failed or timed out).
+pub const PLUGHOST_ERR_PLUGIN_START_FAILED: i32 = 502;
+/// The plugin's command failed; the message carries the plugin's status and text.
+pub const PLUGHOST_ERR_PLUGIN_FAILED: i32 = 503;
+/// The plugin's process ended during the call; it is restarted per its policy.
+pub const PLUGHOST_ERR_PLUGIN_CRASHED: i32 = 504;

@@ -41,6 +41,28 @@ impl IpcSettings {
     }
 }
 
+impl IpcSettings {
+    /// The settings as the JSON object [`IpcSettings::from_json`] reads (handed to plugin processes
+    /// so that they attach with the same geometry).
+    pub fn to_json(&self) -> String {
+        let g = &self.geometry;
+        let s = &self.session;
+        let classes: Vec<serde_json::Value> =
+            g.classes.iter().map(|c| serde_json::json!({"Size": c.slot_size, "Count": c.slot_count})).collect();
+        serde_json::json!({
+            "RingCapacity": g.ring_capacity,
+            "InlineMax": g.inline_max,
+            "SlotClasses": classes,
+            "HeartbeatIntervalMs": s.heartbeat_interval.as_millis() as u64,
+            "HeartbeatTimeoutMs": s.heartbeat_timeout.as_millis() as u64,
+            "ConnectTimeoutMs": s.connect_timeout.as_millis() as u64,
+            "ReplyTimeoutMs": s.reply_timeout.as_millis() as u64,
+            "SpinCount": s.spin,
+        })
+        .to_string()
+    }
+}
+
 /// Read the settings object at `path`; problems go to `r`, defaults fill their place.
 pub(super) fn read(r: &mut Reader, value: &Value, path: &str) -> IpcSettings {
     let empty = Map::new();
@@ -107,6 +129,16 @@ mod tests {
     fn empty_text_gives_the_defaults() {
         assert_eq!(IpcSettings::from_json("").unwrap(), IpcSettings::default());
         assert_eq!(IpcSettings::from_json("{}").unwrap(), IpcSettings::default());
+    }
+
+    #[test]
+    fn settings_survive_their_json() {
+        let s = IpcSettings::from_json(
+            r#"{"RingCapacity": 65536, "SlotClasses": [{"Size": 4096, "Count": 8}], "SpinCount": 3}"#,
+        )
+        .unwrap();
+        assert_eq!(IpcSettings::from_json(&s.to_json()).unwrap(), s);
+        assert_eq!(IpcSettings::from_json(&IpcSettings::default().to_json()).unwrap(), IpcSettings::default());
     }
 
     #[test]

@@ -6,9 +6,14 @@
 //! paths are resolved against the process's working directory when the host is created.
 
 mod ipc;
+mod plugins;
 mod reader;
 
 pub use ipc::IpcSettings;
+pub use plugins::{
+    spec_from_manifest, valid_name as valid_plugin_name, PluginSpec, PluginsConfig, RestartPolicy,
+    SPEC_KEYS as PLUGIN_KEYS,
+};
 
 use crate::error::{Error, ErrorKind, Result};
 use reader::Reader;
@@ -32,7 +37,9 @@ pub struct Config {
     pub event_history_per_topic: usize,
     /// IPC sessions (`PlugHost.Ipc`): the geometry and timing of the host's sessions.
     pub ipc: IpcSettings,
-    /// Sections reserved for later subsystems (Python, Plugins, Extensions), kept verbatim.
+    /// Out-of-process plugins (`PlugHost.Plugins`).
+    pub plugins: PluginsConfig,
+    /// Sections reserved for later subsystems (Python, Extensions), kept verbatim.
     pub reserved: Vec<(String, serde_json::Value)>,
 }
 
@@ -127,8 +134,10 @@ fn read_config(r: &mut Reader, root: &serde_json::Value) -> Config {
 
     let ipc = ipc::read(r, host.and_then(|h| h.get("Ipc")).unwrap_or(&empty), "$.PlugHost.Ipc");
 
+    let plugins = plugins::read(r, host.and_then(|h| h.get("Plugins")).unwrap_or(&empty), "$.PlugHost.Plugins");
+
     let mut reserved = Vec::new();
-    for name in ["Python", "Plugins", "Extensions"] {
+    for name in ["Python", "Extensions"] {
         if let Some(value) = host.and_then(|h| h.get(name)) {
             // Reserved: must be an object; its keys are validated by the subsystem that takes it.
             if r.object(value, &format!("$.PlugHost.{name}"), &[]).is_some() {
@@ -159,6 +168,7 @@ fn read_config(r: &mut Reader, root: &serde_json::Value) -> Config {
         storage_max_bytes: r.integer(&storage, "$.PlugHost.Storage", "MaxBytes", 64 << 20, 0, 1 << 40),
         event_history_per_topic: r.integer(&events, "$.PlugHost.Events", "HistoryPerTopic", 64, 0, 100_000) as usize,
         ipc,
+        plugins,
         reserved,
     }
 }

@@ -116,6 +116,44 @@ impl Reader {
         }
     }
 
+    /// One of `choices` (case-insensitive), or `default` when absent.
+    pub(super) fn choice<'c>(
+        &mut self,
+        obj: &Map<String, Value>,
+        path: &str,
+        key: &str,
+        choices: &[&'c str],
+        default: &'c str,
+    ) -> &'c str {
+        let Some(value) = obj.get(key) else {
+            return default;
+        };
+        match value.as_str().and_then(|s| choices.iter().find(|c| c.eq_ignore_ascii_case(s))) {
+            Some(choice) => choice,
+            None => {
+                self.problem(
+                    format!("{path}.{key}"),
+                    format!("expected one of {}, found {}", choices.join(", "), describe(value)),
+                );
+                default
+            }
+        }
+    }
+
+    /// An array of strings (absent = empty).
+    pub(super) fn strings(&mut self, obj: &Map<String, Value>, path: &str, key: &str) -> Vec<String> {
+        match obj.get(key) {
+            None => Vec::new(),
+            Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
+                items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()
+            }
+            Some(v) => {
+                self.problem(format!("{path}.{key}"), format!("expected an array of strings, found {}", describe(v)));
+                Vec::new()
+            }
+        }
+    }
+
     /// A non-empty path string.
     pub(super) fn path(&mut self, obj: &Map<String, Value>, path: &str, key: &str) -> Option<PathBuf> {
         let value = obj.get(key)?;

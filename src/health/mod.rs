@@ -3,7 +3,8 @@
 //!
 //! Status rules: `unhealthy` when the host is stopped or old generations have reached the cap (so
 //! reloads are refused); `degraded` when old generations are retained (pinned or still draining)
-//! or storage is over 90% full; `healthy` otherwise. Each non-healthy status comes with reasons.
+//! or storage is over 90% full, or a plugin crashed or is restarting, or a plugin manifest could not
+//! be used; `healthy` otherwise. Each non-healthy status comes with reasons.
 
 mod monitor;
 
@@ -61,6 +62,10 @@ pub struct HealthReport {
     pub events: EventsReport,
     /// Module trust settings.
     pub trusted_roots: TrustReport,
+    /// Out-of-process plugins.
+    pub plugins: Vec<crate::plugins::PluginStatus>,
+    /// Plugin manifests that could not be used.
+    pub plugin_manifest_problems: Vec<String>,
 }
 
 /// Storage usage.
@@ -132,6 +137,18 @@ pub(crate) fn report(
             worsen(Status::Degraded, summary, &mut reasons);
         }
     }
+    let plugins = host.plugin_manager().statuses();
+    for p in plugins.iter().filter(|p| p.state == "crashed" || p.state == "restarting") {
+        worsen(Status::Degraded, format!("plugin \"{}\" is {}: {}", p.name, p.state, p.reason), &mut reasons);
+    }
+    let manifest_problems = host.plugin_manager().problems().to_vec();
+    if !manifest_problems.is_empty() {
+        worsen(
+            Status::Degraded,
+            format!("{} plugin manifest(s) could not be used", manifest_problems.len()),
+            &mut reasons,
+        );
+    }
     if max_bytes > 0 && bytes * 10 > max_bytes * 9 {
         worsen(Status::Degraded, format!("storage is {bytes} of {max_bytes} bytes full"), &mut reasons);
     }
@@ -156,5 +173,7 @@ pub(crate) fn report(
             restricted: trust.restricted(),
             roots: trust.roots().iter().map(|p| p.display().to_string()).collect(),
         },
+        plugins,
+        plugin_manifest_problems: manifest_problems,
     }
 }

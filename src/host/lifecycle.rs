@@ -21,6 +21,8 @@ pub enum Component {
     Ipc,
     /// Work modules.
     Modules,
+    /// Out-of-process plugins: started (unless on demand) and stopped.
+    Plugins,
     /// The periodic health monitor.
     HealthMonitor,
 }
@@ -34,7 +36,8 @@ impl Component {
         (Component::Services, &[Component::Logging]),
         (Component::Ipc, &[Component::Logging]),
         (Component::Modules, &[Component::Storage, Component::Events, Component::Services]),
-        (Component::HealthMonitor, &[Component::Modules]),
+        (Component::Plugins, &[Component::Storage, Component::Events, Component::Services, Component::Ipc]),
+        (Component::HealthMonitor, &[Component::Modules, Component::Plugins]),
     ];
 
     /// The name used in health and logs.
@@ -46,6 +49,7 @@ impl Component {
             Component::Services => "services",
             Component::Ipc => "ipc",
             Component::Modules => "modules",
+            Component::Plugins => "plugins",
             Component::HealthMonitor => "health_monitor",
         }
     }

@@ -16,6 +16,7 @@ use crate::events::{Event, EventHandler};
 use crate::health::{self, HealthMonitor, HealthReport};
 use crate::logging::{self, LogCallback, LogSink};
 use crate::modules::{ModuleId, ModuleManager};
+use crate::plugins::{PluginManager, PluginState, PluginStatus, StateListener};
 use crate::services::{ServiceHandler, ServiceThreading};
 use lifecycle::Lifecycle;
 use parking_lot::Mutex;
@@ -29,6 +30,7 @@ pub struct Host {
     config: Config,
     shared: Arc<HostShared>,
     modules: ModuleManager,
+    plugins: PluginManager,
     log_sink: Arc<LogSink>,
     lifecycle: Lifecycle,
     monitor: Mutex<Option<HealthMonitor>>,
@@ -51,6 +53,7 @@ impl Host {
         let shared = Arc::new(HostShared::new(&config));
         shared.services.main_thread().set_current();
         let modules = ModuleManager::new(&config.modules, shared.clone());
+        let plugins = PluginManager::new(&config, &shared);
         for (name, _) in &config.reserved {
             tracing::warn!(section = %name, "configuration section is reserved for a later subsystem and not used yet");
         }
@@ -58,6 +61,7 @@ impl Host {
             config,
             shared,
             modules,
+            plugins,
             log_sink,
             lifecycle: Lifecycle::default(),
             monitor: Mutex::new(None),
@@ -76,6 +80,7 @@ impl Host {
         match component {
             // Built in `start` already; nothing runs in the background.
             Component::Logging | Component::Storage | Component::Events | Component::Services | Component::Modules => {}
+            Component::Plugins => self.plugins.start()?,
             Component::Ipc => {
                 let swept = crate::ipc::segment::sweep_stale();
                 if swept > 0 {
@@ -99,6 +104,10 @@ impl Host {
                 }
             }
             Component::Modules => self.modules.stop(),
+            Component::Plugins => {
+                self.plugins.stop();
+                self.plugins.clear_listeners();
+            }
             Component::Ipc => {}
             Component::Services => {
                 self.shared.services.main_thread().set_pump_request(None);
@@ -246,6 +255,62 @@ impl Host {
     /// The kept events of a topic.
     pub fn event_history(&self, topic: &str) -> Vec<Event> {
         self.shared.events.history(topic)
+    }
+
+    /// Start plugin `name` and wait until it runs (nothing to do if it does). A crashed plugin's
+    /// restart window starts afresh.
+    pub fn start_plugin(&self, name: &str) -> Result<()> {
+        self.check_running()?;
+        self.plugins.slot(name)?.start()
+    }
+
+    /// Stop plugin `name` gracefully (its `shutdown`, then a kill after its shutdown timeout).
+    /// Calls do not start it again until [`Host::start_plugin`] (unless it runs on demand).
+    pub fn stop_plugin(&self, name: &str) -> Result<()> {
+        self.check_running()?;
+        self.plugins.slot(name)?.stop("stop requested", false);
+        Ok(())
+    }
+
+    /// Run `command` of plugin `name` with `input`, within `timeout` (the plugin's
+    /// `CallTimeoutMs` when `None`). A plugin that is starting or restarting is waited for; one
+    /// stopped on demand or for being idle is started.
+    pub fn call_plugin(
+        &self,
+        name: &str,
+        command: &str,
+        input: &[u8],
+        timeout: Option<std::time::Duration>,
+    ) -> Result<Vec<u8>> {
+        self.check_running()?;
+        self.plugins.slot(name)?.call(command, input, timeout)
+    }
+
+    /// The state of plugin `name`.
+    pub fn plugin_state(&self, name: &str) -> Result<PluginState> {
+        Ok(self.plugins.slot(name)?.state())
+    }
+
+    /// Every plugin's status.
+    pub fn plugins(&self) -> Vec<PluginStatus> {
+        self.plugins.statuses()
+    }
+
+    /// Hear of every plugin state change (`plugin, from, to, reason`), on the thread that caused
+    /// it; returns the subscription id. The bus also carries them, on [`crate::plugins::STATE_TOPIC`].
+    pub fn subscribe_plugin_states(&self, listener: StateListener) -> Result<u64> {
+        self.check_running()?;
+        Ok(self.plugins.subscribe(listener))
+    }
+
+    /// End a plugin state subscription.
+    pub fn unsubscribe_plugin_states(&self, id: u64) -> Result<()> {
+        self.plugins.unsubscribe(id)
+    }
+
+    /// The plugins' manager (for health).
+    pub(crate) fn plugin_manager(&self) -> &PluginManager {
+        &self.plugins
     }
 
     /// Housekeeping: retire drained and unmapped old generations. Called by the health monitor.

@@ -1,6 +1,6 @@
 //! Linux: the ELF pre-check before dlopen, `/proc/self/maps` for mapping checks and process figures.
 
-use super::ProcessFigures;
+use super::{ProcessFigures, ProcessUsage};
 use std::path::Path;
 
 /// Check an ELF file before `dlopen` maps it: the loader maps segments by the offsets in the
@@ -72,4 +72,23 @@ pub fn process_figures() -> ProcessFigures {
         open_fds: std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count() as u64),
         mappings: std::fs::read_to_string("/proc/self/maps").ok().map(|m| m.lines().count() as u64),
     }
+}
+
+/// CPU time (`/proc/<pid>/stat` utime + stime) and RSS (`/proc/<pid>/statm`) of process `pid`.
+pub fn process_usage(pid: u32) -> ProcessUsage {
+    // SAFETY: sysconf has no preconditions.
+    let (ticks, page) = unsafe { (libc::sysconf(libc::_SC_CLK_TCK), libc::sysconf(libc::_SC_PAGESIZE)) };
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let field = |n: usize| after_name.split_whitespace().nth(n).and_then(|v| v.parse::<u64>().ok());
+    // utime and stime are fields 14 and 15 of the line, 11 and 12 after the name.
+    let cpu_ms = match (field(11), field(12), u64::try_from(ticks).ok().filter(|t| *t > 0)) {
+        (Some(user), Some(system), Some(ticks)) => Some((user + system) * 1000 / ticks),
+        _ => None,
+    };
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap_or_default();
+    let resident = statm.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok());
+    let rss_bytes = resident.zip(u64::try_from(page).ok()).map(|(pages, size)| pages * size);
+    ProcessUsage { cpu_ms, rss_bytes }
 }

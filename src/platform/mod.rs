@@ -38,6 +38,16 @@ pub struct ProcessFigures {
     pub mappings: Option<u64>,
 }
 
+/// CPU time and memory of another process (a plugin), for health; `None` where the platform
+/// cannot tell.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ProcessUsage {
+    /// User plus system CPU time, in milliseconds.
+    pub cpu_ms: Option<u64>,
+    /// Resident set size in bytes.
+    pub rss_bytes: Option<u64>,
+}
+
 /// Library file extensions of this platform (copied as sibling dependencies).
 pub const LIBRARY_EXTENSIONS: &[&str] = if cfg!(windows) {
     &["dll", "pdb"]

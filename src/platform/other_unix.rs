@@ -1,7 +1,7 @@
 //! Other Unix systems (macOS, BSD): no image pre-check and no mapping check (macOS never unloads
 //! images with thread-local destructors, so a closed library is reported as pinned).
 
-use super::ProcessFigures;
+use super::{ProcessFigures, ProcessUsage};
 use std::path::Path;
 
 /// Unknown on this platform.
@@ -17,4 +17,9 @@ pub fn check_image(_path: &Path) -> Result<(), String> {
 /// Not collected on this platform.
 pub fn process_figures() -> ProcessFigures {
     ProcessFigures::default()
+}
+
+/// Not collected on this platform.
+pub fn process_usage(_pid: u32) -> ProcessUsage {
+    ProcessUsage::default()
 }

@@ -3,7 +3,7 @@
 //!
 //! Verified only by reading: this project cannot build for Windows in its CI.
 
-use super::ProcessFigures;
+use super::{ProcessFigures, ProcessUsage};
 use std::os::windows::ffi::OsStrExt;
 use std::path::Path;
 use windows_sys::Win32::Foundation::{CloseHandle, HMODULE};
@@ -61,4 +61,9 @@ pub fn process_figures() -> ProcessFigures {
         }
     };
     ProcessFigures { rss_bytes: rss, ..ProcessFigures::default() }
+}
+
+/// Not collected on this platform yet (plugins run on Linux only for now).
+pub fn process_usage(_pid: u32) -> ProcessUsage {
+    ProcessUsage::default()
 }

@@ -43,8 +43,13 @@ impl ChildHandoff {
 
     /// Start watching `child` as the session's peer: its exit (a pidfd) and its heartbeat.
     pub fn watch(&self, child: &Child) -> Result<(), IpcError> {
+        self.watch_pid(child.id())
+    }
+
+    /// [`ChildHandoff::watch`] by process id (for a child owned elsewhere).
+    pub fn watch_pid(&self, pid: u32) -> Result<(), IpcError> {
         let inner = self.inner.upgrade().ok_or(IpcError::Closed)?;
-        inner.liveness.watch(child.id(), true)
+        inner.liveness.watch(pid, true)
     }
 
     /// Prepare `cmd`, spawn it and watch the child.

@@ -1,0 +1,349 @@
+//! Out-of-process plugins through the Rust API: supervision (crash mid-call, restart with backoff,
+//! crash loops that stop at the limit, idle stop, graceful stop), host services from plugins
+//! (nested calls, storage, services, events between plugins), 20 plugins at once, and a host freed
+//! with plugins running.
+//!
+//! The plugin here is this test binary itself (the `plugin_entry` test, which acts only when the
+//! host started it), written against the protocol with the bare session API, so that these tests
+//! do not depend on the plugin SDK. Its behaviour follows its name: a name containing `failinit`
+//! fails its initialize, one containing `exitearly` exits with status 7 before attaching.
+#![cfg(target_os = "linux")]
+
+use plughost::config::IpcSettings;
+use plughost::ipc::session::{IpcError, Session};
+use plughost::plugins::protocol::{self, host_method, *};
+use plughost::plugins::PluginState;
+use plughost::{ErrorKind, Host};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const LONG: Duration = Duration::from_secs(20);
+
+/// The plugin: serve the protocol until the host says goodbye.
+#[test]
+fn plugin_entry() {
+    let Ok(name) = std::env::var(NAME_ENV) else { return };
+    if name.contains("exitearly") {
+        std::process::exit(7);
+    }
+    let ipc = IpcSettings::from_json(&std::env::var(IPC_ENV).unwrap_or_default()).unwrap();
+    let session = Session::attach_from_env_with(&ipc.geometry, ipc.session).unwrap();
+    let host = session.handle();
+    let config = Arc::new(Mutex::new(String::new()));
+    let events = Arc::new(AtomicU64::new(0));
+    let stored = config.clone();
+    let fail_init = name.contains("failinit");
+    session
+        .register_on(
+            PLUGIN_CHANNEL,
+            LIFECYCLE_SERVICE,
+            &[],
+            Arc::new(move |method, payload| match method {
+                INITIALIZE if fail_init => Err((201, "this plugin refuses to start".into())),
+                INITIALIZE => {
+                    *stored.lock().unwrap() = String::from_utf8_lossy(payload).into_owned();
+                    Ok(Vec::new())
+                }
+                _ => Ok(Vec::new()),
+            }),
+        )
+        .unwrap();
+    let counted = events.clone();
+    session
+        .on_channel_event(
+            EVENT_CHANNEL,
+            Arc::new(move |_, payload| {
+                let envelope: EventEnvelope = protocol::decode(payload, "event").unwrap();
+                counted.fetch_add(envelope.payload.len() as u64, Ordering::SeqCst);
+            }),
+        )
+        .unwrap();
+    let ask = move |method: &str, payload: &[u8]| {
+        host.call_on(HOST_CHANNEL, HOST_SERVICE, method, payload, LONG).map_err(|e| match e {
+            IpcError::Remote { status, message } => (status, message),
+            other => (201, other.to_string()),
+        })
+    };
+    session
+        .register_on(
+            PLUGIN_CHANNEL,
+            PLUGIN_SERVICE,
+            &[],
+            Arc::new(move |command, input| match command {
+                "echo" => Ok(input.to_vec()),
+                "pid" => Ok(std::process::id().to_string().into_bytes()),
+                "config" => Ok(config.lock().unwrap().clone().into_bytes()),
+                "store" => {
+                    let set = StorageSet { key: "from-plugin".into(), value: input.to_vec() };
+                    ask(host_method::STORAGE_SET, &protocol::encode(&set))?;
+                    ask(host_method::STORAGE_GET, b"from-plugin")
+                }
+                "log" => ask(
+                    host_method::LOG,
+                    &protocol::encode(&LogRequest { level: 3, message: "logged by the plugin".into() }),
+                ),
+                "service" => ask(
+                    host_method::SERVICE_CALL,
+                    &protocol::encode(&ServiceCall { name: "app.double".into(), input: input.to_vec() }),
+                ),
+                "publish" => ask(
+                    host_method::EVENT_PUBLISH,
+                    &protocol::encode(&Publish { topic: "news".into(), payload: input.to_vec() }),
+                ),
+                "subscribe" => ask(host_method::EVENT_SUBSCRIBE, b"news"),
+                "events" => Ok(events.load(Ordering::SeqCst).to_string().into_bytes()),
+                "sleep" => {
+                    std::thread::sleep(Duration::from_millis(String::from_utf8_lossy(input).parse().unwrap_or(0)));
+                    Ok(Vec::new())
+                }
+                "exit" => std::process::exit(String::from_utf8_lossy(input).parse().unwrap_or(0)),
+                "abort" => std::process::abort(),
+                "print" => {
+                    println!("{}", String::from_utf8_lossy(input));
+                    eprintln!("to stderr: {}", String::from_utf8_lossy(input));
+                    Ok(Vec::new())
+                }
+                other => Err((105, format!("no command {other}"))),
+            }),
+        )
+        .unwrap();
+    loop {
+        match session.serve(Instant::now() + Duration::from_secs(1)) {
+            Ok(()) => {}
+            Err(IpcError::Closed) => std::process::exit(0),
+            Err(_) => std::process::exit(1),
+        }
+    }
+}
+
+/// A plugin declaration running this binary as the plugin, with `extra` keys.
+fn declared(name: &str, extra: &str) -> String {
+    let exe = std::env::current_exe().unwrap();
+    format!(
+        r#"{{"Name": "{name}", "Path": {:?}, "Args": ["plugin_entry", "--exact", "--nocapture", "--test-threads=1"]{}{extra}}}"#,
+        exe.display().to_string(),
+        if extra.is_empty() { "" } else { ", " }
+    )
+}
+
+fn host_with(plugins: &[String]) -> Arc<Host> {
+    Host::from_json(&format!(r#"{{"PlugHost": {{"Plugins": {{"Declared": [{}]}}}}}}"#, plugins.join(", "))).unwrap()
+}
+
+fn pid(host: &Host, name: &str) -> u32 {
+    String::from_utf8(host.call_plugin(name, "pid", b"", None).unwrap()).unwrap().parse().unwrap()
+}
+
+fn alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Wait until `name` is in `state`.
+fn wait_for(host: &Host, name: &str, state: PluginState) {
+    let deadline = Instant::now() + LONG;
+    while host.plugin_state(name).unwrap() != state {
+        assert!(Instant::now() < deadline, "{name} never became {state}; it is {}", host.plugin_state(name).unwrap());
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn calls_config_and_host_services_from_a_plugin() {
+    let host = host_with(&[declared("svc", r#""Config": {"answer": 42}"#)]);
+    host.register_service(
+        "app.double",
+        plughost::services::ServiceThreading::AnyThread,
+        Arc::new(|input: &[u8]| Ok([input, input].concat())),
+    )
+    .unwrap();
+    assert_eq!(host.plugin_state("svc").unwrap(), PluginState::Running);
+    assert_eq!(host.call_plugin("svc", "echo", b"ping", None).unwrap(), b"ping");
+    assert_eq!(host.call_plugin("svc", "config", b"", None).unwrap(), br#"{"answer":42}"#);
+    // Nested: the plugin calls the host's storage in the middle of the host's call.
+    assert_eq!(host.call_plugin("svc", "store", b"value", None).unwrap(), b"value");
+    assert_eq!(host.storage_get("from-plugin").unwrap(), b"value");
+    assert_eq!(host.call_plugin("svc", "service", b"ab", None).unwrap(), b"abab");
+    host.call_plugin("svc", "log", b"", None).unwrap();
+    let e = host.call_plugin("svc", "nope", b"", None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PluginFailed, "{e}");
+    assert!(e.message().contains("MODULE_UNKNOWN_COMMAND (105): no command nope"), "{e}");
+    assert_eq!(host.call_plugin("none", "echo", b"", None).unwrap_err().kind(), ErrorKind::PluginNotFound);
+    let status = &host.plugins()[0];
+    assert_eq!((status.calls, status.failures, status.starts), (6, 1, 1));
+    assert!(status.usage.rss_bytes.unwrap() > 0 && status.usage.cpu_ms.is_some());
+    let health: serde_json::Value = serde_json::from_str(&host.health_json()).unwrap();
+    assert_eq!(health["plugins"][0]["state"], "running");
+    assert_eq!(health["status"], "healthy");
+}
+
+#[test]
+fn events_between_two_plugins_and_the_host() {
+    let host = host_with(&[declared("alpha", ""), declared("beta", "")]);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    host.subscribe("news", Arc::new(move |e: &plughost::events::Event| s.lock().unwrap().push(e.source.clone())))
+        .unwrap();
+    host.call_plugin("beta", "subscribe", b"", None).unwrap();
+    assert_eq!(host.call_plugin("alpha", "publish", b"12345", None).unwrap(), 2u64.to_le_bytes(), "the host and beta");
+    host.publish("news", b"xyz").unwrap();
+    let deadline = Instant::now() + LONG;
+    while host.call_plugin("beta", "events", b"", None).unwrap() != b"8" {
+        assert!(Instant::now() < deadline, "beta did not get both events");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(*seen.lock().unwrap(), ["alpha", "host"]);
+    assert_eq!(host.call_plugin("alpha", "events", b"", None).unwrap(), b"0", "alpha did not subscribe");
+}
+
+#[test]
+fn a_crash_mid_call_fails_the_call_and_the_plugin_restarts_alone() {
+    let host = host_with(&[declared("victim", r#""BackoffMs": 10"#), declared("bystander", "")]);
+    let states = Arc::new(Mutex::new(Vec::new()));
+    let s = states.clone();
+    host.subscribe_plugin_states(Arc::new(move |plugin, _, to, _| {
+        if plugin == "victim" {
+            s.lock().unwrap().push(to)
+        }
+    }))
+    .unwrap();
+    let bystander = pid(&host, "bystander");
+    for (command, input) in [("exit", "3"), ("abort", ""), ("kill", "")] {
+        let before = pid(&host, "victim");
+        let result = if command == "kill" {
+            std::thread::scope(|s| {
+                let call = s.spawn(|| host.call_plugin("victim", "sleep", b"10000", None));
+                std::thread::sleep(Duration::from_millis(100));
+                sigkill(before);
+                call.join().unwrap()
+            })
+        } else {
+            host.call_plugin("victim", command, input.as_bytes(), None)
+        };
+        let e = result.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::PluginCrashed, "{command}: {e}");
+        // The next call waits for the restart and succeeds.
+        assert_eq!(host.call_plugin("victim", "echo", b"again", None).unwrap(), b"again", "{command}");
+        assert_ne!(pid(&host, "victim"), before);
+        assert!(!alive(before), "the crashed process was reaped");
+    }
+    assert_eq!(pid(&host, "bystander"), bystander, "the other plugin was untouched");
+    let status = host.plugins().into_iter().find(|p| p.name == "victim").unwrap();
+    assert_eq!((status.crashes, status.restarts), (3, 3));
+    let states = states.lock().unwrap();
+    assert!(states.contains(&PluginState::Restarting) && states.contains(&PluginState::Running), "{states:?}");
+}
+
+/// SIGKILL `pid` (a plugin process this test started).
+fn sigkill(pid: u32) {
+    std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+}
+
+#[test]
+fn a_crash_loop_stops_at_the_restart_limit() {
+    let host = host_with(&[declared("exitearly", r#""MaxRestarts": 3, "BackoffMs": 1, "BackoffMaxMs": 4"#)]);
+    wait_for(&host, "exitearly", PluginState::Crashed);
+    let status = &host.plugins()[0];
+    assert_eq!((status.starts, status.restarts, status.crashes), (4, 3, 4));
+    assert!(status.reason.contains("gave up after 3 restarts"), "{}", status.reason);
+    let e = host.call_plugin("exitearly", "echo", b"", None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PluginNotRunning);
+    assert!(e.message().contains("crashed") && e.message().contains("exited with status 7"), "{e}");
+    let health: serde_json::Value = serde_json::from_str(&host.health_json()).unwrap();
+    assert_eq!(health["status"], "degraded");
+    // A start by hand tries again, with a fresh window.
+    assert_eq!(host.start_plugin("exitearly").unwrap_err().kind(), ErrorKind::PluginStartFailed);
+}
+
+#[test]
+fn a_failing_initialize_is_a_start_failure_and_policy_never_keeps_it_down() {
+    let host = host_with(&[declared("failinit", r#""Restart": "never""#)]);
+    let status = &host.plugins()[0];
+    assert_eq!(status.state, "crashed");
+    assert!(
+        status.reason.contains("initialize failed") && status.reason.contains("refuses to start"),
+        "{}",
+        status.reason
+    );
+    assert!(status.reason.contains("policy never"), "{}", status.reason);
+    assert_eq!(host.call_plugin("failinit", "echo", b"", None).unwrap_err().kind(), ErrorKind::PluginNotRunning);
+}
+
+#[test]
+fn on_demand_idle_stop_and_explicit_stop_and_start() {
+    let host = host_with(&[declared("lazy", r#""OnDemand": true, "IdleTtlMs": 300"#), declared("manual", "")]);
+    assert_eq!(host.plugin_state("lazy").unwrap(), PluginState::Stopped);
+    assert_eq!(host.call_plugin("lazy", "echo", b"woke", None).unwrap(), b"woke");
+    let first = pid(&host, "lazy");
+    wait_for(&host, "lazy", PluginState::Stopped);
+    assert!(host.plugins()[0].reason.contains("idle"), "{}", host.plugins()[0].reason);
+    assert!(!alive(first));
+    assert_eq!(host.call_plugin("lazy", "echo", b"again", None).unwrap(), b"again", "started by the call");
+
+    let manual = pid(&host, "manual");
+    host.stop_plugin("manual").unwrap();
+    assert_eq!(host.plugin_state("manual").unwrap(), PluginState::Stopped);
+    assert!(!alive(manual), "stopped and reaped");
+    assert_eq!(host.call_plugin("manual", "echo", b"", None).unwrap_err().kind(), ErrorKind::PluginNotRunning);
+    host.start_plugin("manual").unwrap();
+    assert_eq!(host.call_plugin("manual", "echo", b"back", None).unwrap(), b"back");
+}
+
+#[test]
+fn a_missing_program_is_a_start_failure() {
+    let host = Host::from_json(
+        r#"{"PlugHost": {"Plugins": {"Declared": [{"Name": "ghost", "Path": "/no/such/program", "Restart": "never"}]}}}"#,
+    )
+    .unwrap();
+    let status = &host.plugins()[0];
+    assert_eq!(status.state, "crashed");
+    assert!(status.reason.contains("/no/such/program"), "{}", status.reason);
+}
+
+#[test]
+fn plugin_output_goes_to_the_host_log_under_its_name() {
+    let host = host_with(&[declared("talker", "")]);
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let l = lines.clone();
+    host.set_log_callback(Some(Arc::new(move |level, target: &str, message: &str| {
+        if target == "talker" {
+            l.lock().unwrap().push((level, message.to_owned()));
+        }
+    })));
+    host.call_plugin("talker", "print", b"hello", None).unwrap();
+    host.call_plugin("talker", "log", b"", None).unwrap();
+    let deadline = Instant::now() + LONG;
+    loop {
+        let got = lines.lock().unwrap().clone();
+        let has = |level: u32, text: &str| got.iter().any(|(l, m)| *l == level && m.contains(text));
+        if has(3, "hello") && has(2, "to stderr: hello") && has(3, "logged by the plugin") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{got:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn twenty_plugins_at_once_and_nothing_left_after_the_host() {
+    let names: Vec<String> = (0..20).map(|i| format!("p{i}")).collect();
+    let host = host_with(&names.iter().map(|n| declared(n, "")).collect::<Vec<_>>());
+    let pids: Vec<u32> = std::thread::scope(|s| {
+        let calls: Vec<_> = names.iter().map(|n| s.spawn(|| pid(&host, n))).collect();
+        calls.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    assert_eq!(pids.iter().collect::<std::collections::HashSet<_>>().len(), 20);
+    assert!(host.plugins().iter().all(|p| p.state == "running"));
+    let segments = || {
+        std::fs::read_dir("/dev/shm")
+            .map(|d| d.flatten().filter(|e| e.file_name().to_string_lossy().starts_with("plughost-")).count())
+            .unwrap_or(0)
+    };
+    host.stop();
+    for pid in pids {
+        assert!(!alive(pid), "plugin process {pid} is left");
+    }
+    assert!(host.plugins().iter().all(|p| p.state == "stopped"));
+    drop(host);
+    assert_eq!(segments(), 0, "no segment file is left in /dev/shm");
+}
