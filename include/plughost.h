@@ -61,6 +61,42 @@
 #define PLUGHOST_LOG_TRACE 5
 
 /**
+ * Plugin state: not running (never started, stopped on request or for being idle, or ended
+ * cleanly).
+ */
+#define PLUGHOST_PLUGIN_STOPPED 0
+
+/**
+ * Plugin state: its process is being started.
+ */
+#define PLUGHOST_PLUGIN_STARTING 1
+
+/**
+ * Plugin state: its initialize runs.
+ */
+#define PLUGHOST_PLUGIN_INITIALIZING 2
+
+/**
+ * Plugin state: it serves calls.
+ */
+#define PLUGHOST_PLUGIN_RUNNING 3
+
+/**
+ * Plugin state: it is shutting down.
+ */
+#define PLUGHOST_PLUGIN_SHUTTING_DOWN 4
+
+/**
+ * Plugin state: it ended unexpectedly and will not be restarted (policy or restart limit).
+ */
+#define PLUGHOST_PLUGIN_CRASHED 5
+
+/**
+ * Plugin state: it ended unexpectedly and will be restarted after its backoff.
+ */
+#define PLUGHOST_PLUGIN_RESTARTING 6
+
+/**
  * `flags` bit for `plughost_service_register`: the service runs only on the host's main thread.
  */
 #define PLUGHOST_SERVICE_MAIN_THREAD 1
@@ -257,6 +293,32 @@
 #define PLUGHOST_ERR_IPC_INCOMPATIBLE 407
 
 /**
+ * No plugin has that name.
+ */
+#define PLUGHOST_ERR_PLUGIN_NOT_FOUND 500
+
+/**
+ * The plugin is not running and will not start for this call (stopped on request, or crashed
+ * and not restarting); the message says its state and why.
+ */
+#define PLUGHOST_ERR_PLUGIN_NOT_RUNNING 501
+
+/**
+ * The plugin could not be started (program missing, attach or initialize failed or timed out).
+ */
+#define PLUGHOST_ERR_PLUGIN_START_FAILED 502
+
+/**
+ * The plugin's command failed; the message carries the plugin's status and text.
+ */
+#define PLUGHOST_ERR_PLUGIN_FAILED 503
+
+/**
+ * The plugin's process ended during the call; it is restarted per its policy.
+ */
+#define PLUGHOST_ERR_PLUGIN_CRASHED 504
+
+/**
  * Where a module or a service callback writes its result and error message.
  */
 typedef struct plughost_output plughost_output;
@@ -321,6 +383,14 @@ typedef void (*plughost_pump_callback)(void *user_data);
  * even after its slot is reused.
  */
 typedef uint64_t plughost_module_id;
+
+/**
+ * Told of a plugin's change of state: its name (UTF-8), the old and new `PLUGHOST_PLUGIN_*`
+ * state, and why (UTF-8); the strings are valid only during the call. Runs on the thread that
+ * caused the change (a caller, a restart or watcher thread of plughost's), possibly on several
+ * threads at once; it must not block for long.
+ */
+typedef void (*plughost_plugin_state_callback)(void *user_data, const uint8_t *plugin, size_t plugin_len, uint32_t from, uint32_t to, const uint8_t *reason, size_t reason_len);
 
 /**
  * A service callback: read `input`, write the result with `plughost_output_write`, return
@@ -606,6 +676,108 @@ int32_t plughost_module_reload(const plughost_host *host, plughost_module_id mod
  * Threads: any.
  */
 int32_t plughost_module_unload(const plughost_host *host, plughost_module_id module);
+
+/**
+ * Start plugin `name` (UTF-8) and wait until it runs. Nothing to do when it runs already;
+ * starting a crashed plugin starts its restart window afresh.
+ *
+ * Errors: `PLUGIN_NOT_FOUND`, `PLUGIN_START_FAILED` (the last error says why: the program, the
+ * attach, or its initialize), `HOST_STOPPED`.
+ *
+ * # Safety
+ * `host` from `plughost_host_new`; `name` valid for `name_len` bytes.
+ *
+ * Threads: any; blocks until the plugin runs or failed to start.
+ */
+int32_t plughost_plugin_start(const plughost_host *host, const uint8_t *name, size_t name_len);
+
+/**
+ * Stop plugin `name` gracefully: its shutdown runs, the session is closed, and after its
+ * `ShutdownTimeoutMs` the process is killed. Calls then fail with `PLUGIN_NOT_RUNNING` until
+ * `plughost_plugin_start` (a plugin declared `OnDemand` starts again on its next call).
+ *
+ * Errors: `PLUGIN_NOT_FOUND`, `HOST_STOPPED`.
+ *
+ * # Safety
+ * `host` from `plughost_host_new`; `name` valid for `name_len` bytes.
+ *
+ * Threads: any; blocks until the process has ended.
+ */
+int32_t plughost_plugin_stop(const plughost_host *host, const uint8_t *name, size_t name_len);
+
+/**
+ * Run `command` (UTF-8) of plugin `name` with `input` and write its answer to a new buffer in
+ * `out_output`. `timeout_ms` 0 means the plugin's `CallTimeoutMs`. A plugin that is starting or
+ * restarting is waited for (within the timeout); one on demand or stopped for being idle is
+ * started. While it waits, the plugin may call host services (nested calls).
+ *
+ * Errors: `PLUGIN_NOT_FOUND`, `PLUGIN_NOT_RUNNING`, `PLUGIN_START_FAILED`, `PLUGIN_FAILED` (the
+ * plugin's status and message in the last error), `PLUGIN_CRASHED` (its process ended during the
+ * call; it is restarted per its policy), `TIMEOUT` (still starting at the deadline),
+ * `IPC_TIMEOUT` (no answer in time), `HOST_STOPPED`.
+ *
+ * # Safety
+ * `host` from `plughost_host_new`; `name`, `command` and `input` valid for their lengths;
+ * `out_output` valid for a write.
+ *
+ * Threads: any, any number at once.
+ */
+int32_t plughost_plugin_call(const plughost_host *host, const uint8_t *name, size_t name_len, const uint8_t *command, size_t command_len, const uint8_t *input, size_t input_len, uint32_t timeout_ms, plughost_buffer *out_output);
+
+/**
+ * Write the state of plugin `name` (a `PLUGHOST_PLUGIN_*` value) to `out_state`.
+ *
+ * Errors: `PLUGIN_NOT_FOUND`.
+ *
+ * # Safety
+ * `host` from `plughost_host_new`; `name` valid for `name_len` bytes; `out_state` valid for a
+ * write.
+ *
+ * Threads: any.
+ */
+int32_t plughost_plugin_state(const plughost_host *host, const uint8_t *name, size_t name_len, uint32_t *out_state);
+
+/**
+ * Every plugin as a JSON array in a new buffer: per plugin `name`, `state`, `reason`, `pid`,
+ * `program`, `origin`, `restart_policy`, `restarts_in_window`, `restarts`, `crashes`, `starts`,
+ * `calls`, `failures`, `in_flight`, `uptime_ms`, `idle_ms`, `events_dropped`, `cpu_ms`,
+ * `rss_bytes` (the same objects as the health report's `plugins`).
+ *
+ * # Safety
+ * `host` from `plughost_host_new`; `out_json` valid for a write.
+ *
+ * Threads: any.
+ */
+int32_t plughost_plugin_list(const plughost_host *host, plughost_buffer *out_json);
+
+/**
+ * Hear of every plugin's changes of state through `callback` (see
+ * `plughost_plugin_state_callback`); writes the subscription id to `out_subscription`.
+ * `destroy_user_data` (may be NULL) runs after `plughost_plugin_unsubscribe_states` or host free,
+ * once no call uses it. The same changes are also published on the event bus, topic
+ * `plughost.plugin.state`, as JSON `{"plugin", "from", "to", "reason"}`.
+ *
+ * plughost owns `user_data` from this call on, even when it fails.
+ *
+ * # Safety
+ * `host` from `plughost_host_new`; `out_subscription` valid for a write; the callback and user
+ * data stay valid until destroyed.
+ *
+ * Threads: any.
+ */
+int32_t plughost_plugin_subscribe_states(const plughost_host *host, plughost_plugin_state_callback callback, void *user_data, plughost_destroy_callback destroy_user_data, uint64_t *out_subscription);
+
+/**
+ * End a plugin state subscription; its `destroy_user_data` runs once no call uses it.
+ *
+ * Errors: `INVALID_HANDLE` for an unknown or ended subscription.
+ *
+ * # Safety
+ * `host` from `plughost_host_new`.
+ *
+ * Threads: any.
+ */
+int32_t plughost_plugin_unsubscribe_states(const plughost_host *host, uint64_t subscription);
 
 /**
  * Register a service under `name` (UTF-8, unique). Modules reach it through their host table;

@@ -347,3 +347,129 @@ fn twenty_plugins_at_once_and_nothing_left_after_the_host() {
     drop(host);
     assert_eq!(segments(), 0, "no segment file is left in /dev/shm");
 }
+
+/// The host side's C ABI, called as C calls it.
+mod c_abi {
+    use super::*;
+    use plughost::ffi::buffer::{plughost_buffer, plughost_buffer_data, plughost_buffer_free};
+    use plughost::ffi::host::{plughost_host, plughost_host_free, plughost_host_new};
+    use plughost::ffi::plugin::*;
+    use plughost::status::*;
+    use std::ffi::c_void;
+    use std::ptr::{null, null_mut};
+
+    fn s(text: &str) -> (*const u8, usize) {
+        (text.as_ptr(), text.len())
+    }
+
+    fn take(buffer: plughost_buffer) -> Vec<u8> {
+        let (mut data, mut len) = (null(), 0usize);
+        // SAFETY: a buffer plughost returned.
+        unsafe {
+            assert_eq!(plughost_buffer_data(buffer, &mut data, &mut len), PLUGHOST_OK);
+            let bytes = std::slice::from_raw_parts(data, len).to_vec();
+            plughost_buffer_free(buffer);
+            bytes
+        }
+    }
+
+    static CHANGES: Mutex<Vec<(String, u32, u32)>> = Mutex::new(Vec::new());
+    static DESTROYED: AtomicU64 = AtomicU64::new(0);
+
+    unsafe extern "C" fn on_state(
+        _: *mut c_void,
+        plugin: *const u8,
+        len: usize,
+        from: u32,
+        to: u32,
+        _: *const u8,
+        _: usize,
+    ) {
+        // SAFETY: valid for the call.
+        let name = String::from_utf8_lossy(unsafe { std::slice::from_raw_parts(plugin, len) }).into_owned();
+        CHANGES.lock().unwrap().push((name, from, to));
+    }
+
+    unsafe extern "C" fn destroyed(_: *mut c_void) {
+        DESTROYED.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn call(host: *const plughost_host, name: &str, command: &str, input: &str) -> (i32, Vec<u8>) {
+        let mut out: plughost_buffer = 0;
+        let ((np, nl), (cp, cl), (ip, il)) = (s(name), s(command), s(input));
+        // SAFETY: valid pointers and lengths.
+        let status = unsafe { plughost_plugin_call(host, np, nl, cp, cl, ip, il, 0, &mut out) };
+        (status, if status == PLUGHOST_OK { take(out) } else { Vec::new() })
+    }
+
+    #[test]
+    fn start_stop_call_state_list_subscribe() {
+        let config = format!(
+            r#"{{"PlugHost": {{"Plugins": {{"Declared": [{}]}}}}}}"#,
+            declared("cabi", r#""OnDemand": true, "BackoffMs": 5"#)
+        );
+        let mut host: *mut plughost_host = null_mut();
+        // SAFETY: valid pointers and lengths throughout; the host lives until freed at the end.
+        unsafe {
+            let (cp, cl) = s(&config);
+            assert_eq!(plughost_host_new(cp, cl, &mut host), PLUGHOST_OK);
+            let mut subscription = 0u64;
+            assert_eq!(
+                plughost_plugin_subscribe_states(host, Some(on_state), null_mut(), Some(destroyed), &mut subscription),
+                PLUGHOST_OK
+            );
+            assert_eq!(
+                plughost_plugin_subscribe_states(host, None, null_mut(), Some(destroyed), &mut subscription),
+                PLUGHOST_ERR_NULL_ARGUMENT
+            );
+            assert_eq!(DESTROYED.load(Ordering::SeqCst), 1, "a failed subscription destroys its user data");
+            let (np, nl) = s("cabi");
+            let mut state = 99u32;
+            assert_eq!(plughost_plugin_state(host, np, nl, &mut state), PLUGHOST_OK);
+            assert_eq!(state, PLUGHOST_PLUGIN_STOPPED);
+            assert_eq!(call(host, "cabi", "echo", "x"), (PLUGHOST_OK, b"x".to_vec()), "on demand: started by the call");
+            assert_eq!(plughost_plugin_state(host, np, nl, &mut state), PLUGHOST_OK);
+            assert_eq!(state, PLUGHOST_PLUGIN_RUNNING);
+            assert_eq!(call(host, "cabi", "nope", "").0, PLUGHOST_ERR_PLUGIN_FAILED);
+            assert_eq!(call(host, "other", "echo", "").0, PLUGHOST_ERR_PLUGIN_NOT_FOUND);
+            assert_eq!(call(host, "cabi", "exit", "9").0, PLUGHOST_ERR_PLUGIN_CRASHED);
+            assert_eq!(call(host, "cabi", "echo", "y"), (PLUGHOST_OK, b"y".to_vec()), "restarted");
+            let mut json: plughost_buffer = 0;
+            assert_eq!(plughost_plugin_list(host, &mut json), PLUGHOST_OK);
+            let list: serde_json::Value = serde_json::from_slice(&take(json)).unwrap();
+            assert_eq!(list[0]["name"], "cabi");
+            assert_eq!(list[0]["state"], "running");
+            assert_eq!(list[0]["crashes"], 1);
+            assert_eq!(plughost_plugin_stop(host, np, nl), PLUGHOST_OK);
+            assert_eq!(plughost_plugin_state(host, np, nl, &mut state), PLUGHOST_OK);
+            assert_eq!(state, PLUGHOST_PLUGIN_STOPPED);
+            assert_eq!(plughost_plugin_start(host, np, nl), PLUGHOST_OK);
+            let (bp, bl) = s("bogus");
+            assert_eq!(plughost_plugin_start(host, bp, bl), PLUGHOST_ERR_PLUGIN_NOT_FOUND);
+            assert_eq!(plughost_plugin_stop(host, bp, bl), PLUGHOST_ERR_PLUGIN_NOT_FOUND);
+            assert_eq!(plughost_plugin_state(host, np, nl, null_mut()), PLUGHOST_ERR_NULL_ARGUMENT);
+            assert_eq!(plughost_plugin_list(host, null_mut()), PLUGHOST_ERR_NULL_ARGUMENT);
+            assert_eq!(
+                plughost_plugin_call(host, np, nl, null(), 0, null(), 0, 0, &mut json),
+                PLUGHOST_ERR_NULL_ARGUMENT
+            );
+            let changes = CHANGES.lock().unwrap().clone();
+            let to: Vec<u32> = changes.iter().filter(|c| c.0 == "cabi").map(|c| c.2).collect();
+            assert_eq!(
+                &to[..4],
+                &[
+                    PLUGHOST_PLUGIN_STARTING,
+                    PLUGHOST_PLUGIN_INITIALIZING,
+                    PLUGHOST_PLUGIN_RUNNING,
+                    PLUGHOST_PLUGIN_RESTARTING
+                ]
+            );
+            assert!(to.contains(&PLUGHOST_PLUGIN_SHUTTING_DOWN) && to.contains(&PLUGHOST_PLUGIN_STOPPED));
+            assert_eq!(plughost_plugin_unsubscribe_states(host, subscription), PLUGHOST_OK);
+            assert_eq!(DESTROYED.load(Ordering::SeqCst), 2);
+            assert_eq!(plughost_plugin_unsubscribe_states(host, subscription), PLUGHOST_ERR_INVALID_HANDLE);
+            plughost_host_free(host);
+            assert_eq!(plughost_plugin_start(host, np, nl), PLUGHOST_ERR_INVALID_HANDLE);
+        }
+    }
+}

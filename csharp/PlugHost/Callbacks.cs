@@ -27,6 +27,8 @@ namespace PlugHost
         internal static readonly NativeMethods.plughost_session_register_destroy_user_data_delegate SessionHandlerDestroy = Release;
         internal static readonly NativeMethods.plughost_session_on_event_callback_delegate SessionEvent = OnSessionEvent;
         internal static readonly NativeMethods.plughost_session_on_event_destroy_user_data_delegate SessionEventDestroy = Release;
+        internal static readonly NativeMethods.plughost_plugin_subscribe_states_callback_delegate PluginState = OnPluginState;
+        internal static readonly NativeMethods.plughost_plugin_subscribe_states_destroy_user_data_delegate PluginStateDestroy = Release;
 
         private static long released;
 
@@ -123,6 +125,17 @@ namespace PlugHost
             return plughost != null && plughost.Status > 0 ? plughost.Status : NativeMethods.PLUGHOST_ERR_SERVICE_FAILED;
         }
 
+        private static void OnPluginState(void* user, byte* plugin, UIntPtr pluginLength, uint from, uint to, byte* reason, UIntPtr reasonLength)
+        {
+            try
+            {
+                State<PluginStateState>(user).Handler(Interop.CopyUtf8(plugin, pluginLength), (PlugHost.PluginState)from, (PlugHost.PluginState)to, Interop.CopyUtf8(reason, reasonLength));
+            }
+            catch (Exception)
+            {
+            }
+        }
+
         private static void OnSessionEvent(void* user, byte* topic, UIntPtr topicLength, byte* payload, UIntPtr payloadLength)
         {
             try
@@ -200,6 +213,16 @@ namespace PlugHost
         internal readonly Func<string, byte[], byte[]> Handler;
 
         internal SessionHandlerState(Func<string, byte[], byte[]> handler)
+        {
+            Handler = handler;
+        }
+    }
+
+    internal sealed class PluginStateState : ReleasableState
+    {
+        internal readonly Action<string, PluginState, PluginState, string> Handler;
+
+        internal PluginStateState(Action<string, PluginState, PluginState, string> handler)
         {
             Handler = handler;
         }

@@ -72,6 +72,11 @@ namespace PlugHost
                 case NativeMethods.PLUGHOST_ERR_IPC_TOO_LARGE: return new IpcTooLargeException(status, name, message);
                 case NativeMethods.PLUGHOST_ERR_IPC_SETUP: return new IpcSetupException(status, name, message);
                 case NativeMethods.PLUGHOST_ERR_IPC_INCOMPATIBLE: return new IpcIncompatibleException(status, name, message);
+                case NativeMethods.PLUGHOST_ERR_PLUGIN_NOT_FOUND: return new PluginNotFoundException(status, name, message);
+                case NativeMethods.PLUGHOST_ERR_PLUGIN_NOT_RUNNING: return new PluginNotRunningException(status, name, message);
+                case NativeMethods.PLUGHOST_ERR_PLUGIN_START_FAILED: return new PluginStartFailedException(status, name, message);
+                case NativeMethods.PLUGHOST_ERR_PLUGIN_FAILED: return new PluginFailedException(status, name, message);
+                case NativeMethods.PLUGHOST_ERR_PLUGIN_CRASHED: return new PluginCrashedException(status, name, message);
                 default: return new PlugHostException(status, name, message);
             }
         }
@@ -337,6 +342,48 @@ namespace PlugHost
     public class IpcSetupException : IpcException
     {
         public IpcSetupException(int status, string name, string message) : base(status, name, message) { }
+    }
+
+    /// <summary>PLUGIN_*: a failure of an out-of-process plugin.</summary>
+    [Serializable]
+    public class PluginException : PlugHostException
+    {
+        public PluginException(int status, string name, string message) : base(status, name, message) { }
+    }
+
+    /// <summary>PLUGIN_NOT_FOUND: no plugin has that name.</summary>
+    [Serializable]
+    public class PluginNotFoundException : PluginException
+    {
+        public PluginNotFoundException(int status, string name, string message) : base(status, name, message) { }
+    }
+
+    /// <summary>PLUGIN_NOT_RUNNING: the plugin is stopped, or crashed and not restarting; the message says why.</summary>
+    [Serializable]
+    public class PluginNotRunningException : PluginException
+    {
+        public PluginNotRunningException(int status, string name, string message) : base(status, name, message) { }
+    }
+
+    /// <summary>PLUGIN_START_FAILED: the plugin could not be started (program, attach or initialize).</summary>
+    [Serializable]
+    public class PluginStartFailedException : PluginException
+    {
+        public PluginStartFailedException(int status, string name, string message) : base(status, name, message) { }
+    }
+
+    /// <summary>PLUGIN_FAILED: the plugin's command failed; the message carries its status and text.</summary>
+    [Serializable]
+    public class PluginFailedException : PluginException
+    {
+        public PluginFailedException(int status, string name, string message) : base(status, name, message) { }
+    }
+
+    /// <summary>PLUGIN_CRASHED: the plugin's process ended during the call; it is restarted per its policy.</summary>
+    [Serializable]
+    public class PluginCrashedException : PluginException
+    {
+        public PluginCrashedException(int status, string name, string message) : base(status, name, message) { }
     }
 
     /// <summary>IPC_INCOMPATIBLE: the peer speaks another protocol version; the session is closed.</summary>

@@ -32,7 +32,7 @@ namespace PlugHost
     /// (service, subscription, log or pump handler) references it, and then the drain runs on the
     /// finalizer thread (up to the unload timeout per busy module): prefer Dispose.
     /// </summary>
-    public sealed unsafe class Host : IDisposable
+    public sealed unsafe partial class Host : IDisposable
     {
         private readonly HostHandle handle = new HostHandle();
         private readonly object gate = new object();
@@ -401,7 +401,7 @@ namespace PlugHost
             {
                 Exit(added);
             }
-            return new EventSubscription(this, id, topic);
+            return new EventSubscription(this, id, topic, Unsubscribe);
         }
 
         internal void Unsubscribe(ulong id)
@@ -603,11 +603,13 @@ namespace PlugHost
     public sealed class EventSubscription : IDisposable
     {
         private readonly Host host;
+        private readonly Action<ulong> unsubscribe;
         private int disposed;
 
-        internal EventSubscription(Host host, ulong id, string topic)
+        internal EventSubscription(Host host, ulong id, string topic, Action<ulong> unsubscribe)
         {
             this.host = host;
+            this.unsubscribe = unsubscribe;
             Id = id;
             Topic = topic;
         }
@@ -624,7 +626,7 @@ namespace PlugHost
             }
             try
             {
-                host.Unsubscribe(Id);
+                unsubscribe(Id);
             }
             catch (InvalidHandleException)
             {

@@ -17,6 +17,35 @@ namespace PlugHost.Native
         const string __DllName = "plughost_0_1_0";
 
         /// <summary>
+        ///  Plugin state: not running (never started, stopped on request or for being idle, or ended
+        ///  cleanly).
+        /// </summary>
+        internal const uint PLUGHOST_PLUGIN_STOPPED = 0;
+        /// <summary>
+        ///  Plugin state: its process is being started.
+        /// </summary>
+        internal const uint PLUGHOST_PLUGIN_STARTING = 1;
+        /// <summary>
+        ///  Plugin state: its initialize runs.
+        /// </summary>
+        internal const uint PLUGHOST_PLUGIN_INITIALIZING = 2;
+        /// <summary>
+        ///  Plugin state: it serves calls.
+        /// </summary>
+        internal const uint PLUGHOST_PLUGIN_RUNNING = 3;
+        /// <summary>
+        ///  Plugin state: it is shutting down.
+        /// </summary>
+        internal const uint PLUGHOST_PLUGIN_SHUTTING_DOWN = 4;
+        /// <summary>
+        ///  Plugin state: it ended unexpectedly and will not be restarted (policy or restart limit).
+        /// </summary>
+        internal const uint PLUGHOST_PLUGIN_CRASHED = 5;
+        /// <summary>
+        ///  Plugin state: it ended unexpectedly and will be restarted after its backoff.
+        /// </summary>
+        internal const uint PLUGHOST_PLUGIN_RESTARTING = 6;
+        /// <summary>
         ///  `flags` bit for `plughost_service_register`: the service runs only on the host's main thread.
         /// </summary>
         internal const uint PLUGHOST_SERVICE_MAIN_THREAD = 1;
@@ -174,6 +203,27 @@ namespace PlugHost.Native
         /// </summary>
         internal const int PLUGHOST_ERR_IPC_INCOMPATIBLE = 407;
         /// <summary>
+        ///  No plugin has that name.
+        /// </summary>
+        internal const int PLUGHOST_ERR_PLUGIN_NOT_FOUND = 500;
+        /// <summary>
+        ///  The plugin is not running and will not start for this call (stopped on request, or crashed
+        ///  and not restarting); the message says its state and why.
+        /// </summary>
+        internal const int PLUGHOST_ERR_PLUGIN_NOT_RUNNING = 501;
+        /// <summary>
+        ///  The plugin could not be started (program missing, attach or initialize failed or timed out).
+        /// </summary>
+        internal const int PLUGHOST_ERR_PLUGIN_START_FAILED = 502;
+        /// <summary>
+        ///  The plugin's command failed; the message carries the plugin's status and text.
+        /// </summary>
+        internal const int PLUGHOST_ERR_PLUGIN_FAILED = 503;
+        /// <summary>
+        ///  The plugin's process ended during the call; it is restarted per its policy.
+        /// </summary>
+        internal const int PLUGHOST_ERR_PLUGIN_CRASHED = 504;
+        /// <summary>
         ///  The version of the C ABI. Raised only when an existing function or type changes incompatibly;
         ///  additions keep it.
         /// </summary>
@@ -203,6 +253,12 @@ namespace PlugHost.Native
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void plughost_host_set_pump_callback_destroy_user_data_delegate(void* user_data);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void plughost_plugin_subscribe_states_callback_delegate(void* user_data, byte* plugin, System.UIntPtr plugin_len, uint from, uint to, byte* reason, System.UIntPtr reason_len);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void plughost_plugin_subscribe_states_destroy_user_data_delegate(void* user_data);
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void plughost_service_register_destroy_user_data_delegate(void* user_data);
@@ -490,6 +546,115 @@ namespace PlugHost.Native
         /// </summary>
         [DllImport(__DllName, EntryPoint = "plughost_module_unload", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
         internal static extern int plughost_module_unload(plughost_host* host, ulong module);
+
+        /// <summary>
+        ///  Start plugin `name` (UTF-8) and wait until it runs. Nothing to do when it runs already;
+        ///  starting a crashed plugin starts its restart window afresh.
+        ///
+        ///  Errors: `PLUGIN_NOT_FOUND`, `PLUGIN_START_FAILED` (the last error says why: the program, the
+        ///  attach, or its initialize), `HOST_STOPPED`.
+        ///
+        ///  # Safety
+        ///  `host` from `plughost_host_new`; `name` valid for `name_len` bytes.
+        ///
+        ///  Threads: any; blocks until the plugin runs or failed to start.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_plugin_start", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_plugin_start(plughost_host* host, byte* name, System.UIntPtr name_len);
+
+        /// <summary>
+        ///  Stop plugin `name` gracefully: its shutdown runs, the session is closed, and after its
+        ///  `ShutdownTimeoutMs` the process is killed. Calls then fail with `PLUGIN_NOT_RUNNING` until
+        ///  `plughost_plugin_start` (a plugin declared `OnDemand` starts again on its next call).
+        ///
+        ///  Errors: `PLUGIN_NOT_FOUND`, `HOST_STOPPED`.
+        ///
+        ///  # Safety
+        ///  `host` from `plughost_host_new`; `name` valid for `name_len` bytes.
+        ///
+        ///  Threads: any; blocks until the process has ended.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_plugin_stop", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_plugin_stop(plughost_host* host, byte* name, System.UIntPtr name_len);
+
+        /// <summary>
+        ///  Run `command` (UTF-8) of plugin `name` with `input` and write its answer to a new buffer in
+        ///  `out_output`. `timeout_ms` 0 means the plugin's `CallTimeoutMs`. A plugin that is starting or
+        ///  restarting is waited for (within the timeout); one on demand or stopped for being idle is
+        ///  started. While it waits, the plugin may call host services (nested calls).
+        ///
+        ///  Errors: `PLUGIN_NOT_FOUND`, `PLUGIN_NOT_RUNNING`, `PLUGIN_START_FAILED`, `PLUGIN_FAILED` (the
+        ///  plugin's status and message in the last error), `PLUGIN_CRASHED` (its process ended during the
+        ///  call; it is restarted per its policy), `TIMEOUT` (still starting at the deadline),
+        ///  `IPC_TIMEOUT` (no answer in time), `HOST_STOPPED`.
+        ///
+        ///  # Safety
+        ///  `host` from `plughost_host_new`; `name`, `command` and `input` valid for their lengths;
+        ///  `out_output` valid for a write.
+        ///
+        ///  Threads: any, any number at once.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_plugin_call", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_plugin_call(plughost_host* host, byte* name, System.UIntPtr name_len, byte* command, System.UIntPtr command_len, byte* input, System.UIntPtr input_len, uint timeout_ms, ulong* out_output);
+
+        /// <summary>
+        ///  Write the state of plugin `name` (a `PLUGHOST_PLUGIN_*` value) to `out_state`.
+        ///
+        ///  Errors: `PLUGIN_NOT_FOUND`.
+        ///
+        ///  # Safety
+        ///  `host` from `plughost_host_new`; `name` valid for `name_len` bytes; `out_state` valid for a
+        ///  write.
+        ///
+        ///  Threads: any.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_plugin_state", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_plugin_state(plughost_host* host, byte* name, System.UIntPtr name_len, uint* out_state);
+
+        /// <summary>
+        ///  Every plugin as a JSON array in a new buffer: per plugin `name`, `state`, `reason`, `pid`,
+        ///  `program`, `origin`, `restart_policy`, `restarts_in_window`, `restarts`, `crashes`, `starts`,
+        ///  `calls`, `failures`, `in_flight`, `uptime_ms`, `idle_ms`, `events_dropped`, `cpu_ms`,
+        ///  `rss_bytes` (the same objects as the health report's `plugins`).
+        ///
+        ///  # Safety
+        ///  `host` from `plughost_host_new`; `out_json` valid for a write.
+        ///
+        ///  Threads: any.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_plugin_list", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_plugin_list(plughost_host* host, ulong* out_json);
+
+        /// <summary>
+        ///  Hear of every plugin's changes of state through `callback` (see
+        ///  `plughost_plugin_state_callback`); writes the subscription id to `out_subscription`.
+        ///  `destroy_user_data` (may be NULL) runs after `plughost_plugin_unsubscribe_states` or host free,
+        ///  once no call uses it. The same changes are also published on the event bus, topic
+        ///  `plughost.plugin.state`, as JSON `{"plugin", "from", "to", "reason"}`.
+        ///
+        ///  plughost owns `user_data` from this call on, even when it fails.
+        ///
+        ///  # Safety
+        ///  `host` from `plughost_host_new`; `out_subscription` valid for a write; the callback and user
+        ///  data stay valid until destroyed.
+        ///
+        ///  Threads: any.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_plugin_subscribe_states", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_plugin_subscribe_states(plughost_host* host, plughost_plugin_subscribe_states_callback_delegate callback, void* user_data, plughost_plugin_subscribe_states_destroy_user_data_delegate destroy_user_data, ulong* out_subscription);
+
+        /// <summary>
+        ///  End a plugin state subscription; its `destroy_user_data` runs once no call uses it.
+        ///
+        ///  Errors: `INVALID_HANDLE` for an unknown or ended subscription.
+        ///
+        ///  # Safety
+        ///  `host` from `plughost_host_new`.
+        ///
+        ///  Threads: any.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_plugin_unsubscribe_states", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_plugin_unsubscribe_states(plughost_host* host, ulong subscription);
 
         /// <summary>
         ///  Register a service under `name` (UTF-8, unique). Modules reach it through their host table;

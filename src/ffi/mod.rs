@@ -5,7 +5,7 @@
 //!   Rust SDK's shims. Always built, so that modules can depend on plughost without the host.
 //! - `host_table`: the host side of the module ABI (the services table given to modules).
 //! - The exported `plughost_*` functions (feature `ffi`), one file per handle family: `version`,
-//!   `last_error`, `host`, `module`, `service`, `storage`, `event`, `buffer`, `session` (IPC
+//!   `last_error`, `host`, `module`, `service`, `storage`, `event`, `buffer`, `plugin` (out-of-process plugins, host side), `session` (IPC
 //!   sessions, both peers; its handles use `handle`'s tombstones). Each export runs its
 //!   body through [`boundary`](self) helpers that catch panics and record the last error.
 //!
@@ -40,6 +40,8 @@ mod host_cache;
 pub mod last_error;
 #[cfg(feature = "ffi")]
 pub mod module;
+#[cfg(feature = "ffi")]
+pub mod plugin;
 #[cfg(feature = "ffi")]
 pub mod service;
 #[cfg(feature = "ffi")]

@@ -145,6 +145,21 @@ def _session_handler(
         )
 
 
+def _plugin_state(
+    user_data: int, plugin_ptr: int, plugin_len: int, old: int, new: int, reason_ptr: int, reason_len: int
+) -> None:
+    with _inside:
+        try:
+            function = _registry.get(user_data or 0)
+            if function is not None:
+                function(_text(plugin_ptr, plugin_len), old, new, _text(reason_ptr, reason_len))
+        except BaseException:
+            try:
+                _log.exception("plugin state callback raised")
+            except BaseException:
+                pass
+
+
 def _session_event(user_data: int, topic_ptr: int, topic_len: int, payload_ptr: int, payload_len: int) -> None:
     with _inside:
         try:
@@ -218,3 +233,4 @@ PUMP = _ffi.plughost_pump_callback(_pump)
 LOG = _ffi.plughost_log_callback(_logged)
 SESSION_HANDLER = _ffi.plughost_session_handler(_session_handler)
 SESSION_EVENT = _ffi.plughost_session_event_callback(_session_event)
+PLUGIN_STATE = _ffi.plughost_plugin_state_callback(_plugin_state)

@@ -45,6 +45,11 @@ ERR_IPC_REMOTE_FAILED = 404
 ERR_IPC_TOO_LARGE = 405
 ERR_IPC_SETUP = 406
 ERR_IPC_INCOMPATIBLE = 407
+ERR_PLUGIN_NOT_FOUND = 500
+ERR_PLUGIN_NOT_RUNNING = 501
+ERR_PLUGIN_START_FAILED = 502
+ERR_PLUGIN_FAILED = 503
+ERR_PLUGIN_CRASHED = 504
 
 
 # --- Loading the library ---------------------------------------------------------------------
@@ -282,6 +287,30 @@ class IpcSetupError(IpcError):
 class IpcIncompatibleError(IpcError):
     """The peer speaks another protocol version; the session is closed."""
 
+
+class PluginError(PlugHostError):
+    """A failure of an out-of-process plugin (``PLUGHOST_ERR_PLUGIN_*``)."""
+
+
+class PluginNotFoundError(PluginError):
+    """No plugin has that name."""
+
+
+class PluginNotRunningError(PluginError):
+    """The plugin is stopped, or crashed and is not restarting; the message says why."""
+
+
+class PluginStartFailedError(PluginError):
+    """The plugin could not be started (program, attach or initialize)."""
+
+
+class PluginFailedError(PluginError):
+    """The plugin's command failed; the message carries its status and text."""
+
+
+class PluginCrashedError(PluginError):
+    """The plugin's process ended during the call; it is restarted per its policy."""
+
 STATUS_CLASSES: Dict[int, Type[PlugHostError]] = {
     ERR_NULL_ARGUMENT: ArgumentError,
     ERR_INVALID_ARGUMENT: ArgumentError,
@@ -318,6 +347,11 @@ STATUS_CLASSES: Dict[int, Type[PlugHostError]] = {
     ERR_IPC_TOO_LARGE: IpcTooLargeError,
     ERR_IPC_SETUP: IpcSetupError,
     ERR_IPC_INCOMPATIBLE: IpcIncompatibleError,
+    ERR_PLUGIN_NOT_FOUND: PluginNotFoundError,
+    ERR_PLUGIN_NOT_RUNNING: PluginNotRunningError,
+    ERR_PLUGIN_START_FAILED: PluginStartFailedError,
+    ERR_PLUGIN_FAILED: PluginFailedError,
+    ERR_PLUGIN_CRASHED: PluginCrashedError,
 }
 
 

@@ -142,6 +142,7 @@ plughost_pump_callback = CFUNCTYPE(None, c_void_p)
 plughost_service_callback = CFUNCTYPE(c_int32, c_void_p, c_void_p, c_size_t, P_output)
 plughost_session_handler = CFUNCTYPE(c_int32, c_void_p, c_void_p, c_size_t, c_void_p, c_size_t, P_output)
 plughost_session_event_callback = CFUNCTYPE(None, c_void_p, c_void_p, c_size_t, c_void_p, c_size_t)
+plughost_plugin_state_callback = CFUNCTYPE(None, c_void_p, c_void_p, c_size_t, c_uint32, c_uint32, c_void_p, c_size_t)
 
 #: NULL values of the callback types, for arguments where NULL means "none".
 NULL_EVENT_CALLBACK = plughost_event_callback()
@@ -220,6 +221,19 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     "plughost_session_peer_registry_json": (c_int32, [P_session, c_uint32, POINTER(plughost_buffer)]),
     "plughost_session_close": (c_int32, [P_session]),
     "plughost_session_free": (None, [P_session]),
+    "plughost_plugin_start": (c_int32, [P_host, _bytes, c_size_t]),
+    "plughost_plugin_stop": (c_int32, [P_host, _bytes, c_size_t]),
+    "plughost_plugin_call": (
+        c_int32,
+        [P_host, _bytes, c_size_t, _bytes, c_size_t, _bytes, c_size_t, c_uint32, POINTER(plughost_buffer)],
+    ),
+    "plughost_plugin_state": (c_int32, [P_host, _bytes, c_size_t, POINTER(c_uint32)]),
+    "plughost_plugin_list": (c_int32, [P_host, POINTER(plughost_buffer)]),
+    "plughost_plugin_subscribe_states": (
+        c_int32,
+        [P_host, plughost_plugin_state_callback, c_void_p, plughost_destroy_callback, POINTER(c_uint64)],
+    ),
+    "plughost_plugin_unsubscribe_states": (c_int32, [P_host, c_uint64]),
     "plughost_abi_version": (c_uint32, []),
     "plughost_version": (c_char_p, []),
     "plughost_status_name": (c_char_p, [c_int32]),
@@ -230,6 +244,17 @@ NOT_STATUS = frozenset({"plughost_last_error_status"})
 
 #: ``flags`` bit for ``plughost_service_register``.
 SERVICE_MAIN_THREAD = 1
+
+#: ``PLUGHOST_PLUGIN_*`` states.
+(
+    PLUGIN_STOPPED,
+    PLUGIN_STARTING,
+    PLUGIN_INITIALIZING,
+    PLUGIN_RUNNING,
+    PLUGIN_SHUTTING_DOWN,
+    PLUGIN_CRASHED,
+    PLUGIN_RESTARTING,
+) = range(7)
 
 #: ``PLUGHOST_SESSION_EVERY_CHANNEL`` and ``PLUGHOST_SESSION_DATA_CHANNEL``.
 SESSION_EVERY_CHANNEL = 0

@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Union
 from . import _callbacks, _ffi
 from ._callbacks import Event
 from ._errors import HostClosedError
+from ._plugins import PluginsMixin
 
 lib = _ffi.lib
 
@@ -108,7 +109,7 @@ def _close_live_hosts() -> None:
             pass
 
 
-class Host:
+class Host(PluginsMixin):
     """A plughost host: modules, services, storage, events, health and logs.
 
     ``config`` is the JSON configuration (a ``{"PlugHost": {...}}`` document) as text, or a dict
@@ -376,11 +377,14 @@ class Module:
 class Subscription:
     """An event subscription; :meth:`close` (or leaving a ``with`` block) ends it."""
 
-    def __init__(self, host: Host, subscription_id: int, topic: str) -> None:
+    def __init__(
+        self, host: Host, subscription_id: int, topic: str, unsubscribe: Optional[Callable[[Any, int], Any]] = None
+    ) -> None:
         self.host = host
         self.id = subscription_id
         self.topic = topic
         self.closed = False
+        self._unsubscribe = unsubscribe or lib.plughost_event_unsubscribe
 
     def close(self) -> None:
         """End the subscription (idempotent; nothing to do once the host is closed)."""
@@ -388,7 +392,7 @@ class Subscription:
             return
         self.closed = True
         try:
-            lib.plughost_event_unsubscribe(self.host._handle(), self.id)
+            self._unsubscribe(self.host._handle(), self.id)
         except HostClosedError:
             pass  # the host released every subscription when it closed
 

@@ -95,7 +95,7 @@ def test_every_header_function_is_declared_with_its_exact_types():
 
 def test_every_callback_type_matches_the_header():
     callbacks = CALLBACK.findall(HEADER)
-    assert len(callbacks) == 7
+    assert len(callbacks) == 8
     for ret, name, params in callbacks:
         declared = getattr(_ffi, name)
         assert declared._restype_ is expected_ctype(ret, in_callback=True), name
@@ -140,6 +140,11 @@ EXPECTED_CLASSES = {
     "IPC_TOO_LARGE": plughost.IpcTooLargeError,
     "IPC_SETUP": plughost.IpcSetupError,
     "IPC_INCOMPATIBLE": plughost.IpcIncompatibleError,
+    "PLUGIN_NOT_FOUND": plughost.PluginNotFoundError,
+    "PLUGIN_NOT_RUNNING": plughost.PluginNotRunningError,
+    "PLUGIN_START_FAILED": plughost.PluginStartFailedError,
+    "PLUGIN_FAILED": plughost.PluginFailedError,
+    "PLUGIN_CRASHED": plughost.PluginCrashedError,
 }
 
 
