@@ -66,7 +66,8 @@ fn main_thread_service_from_worker_waits_for_pump() {
         let r = r.clone();
         std::thread::spawn(move || r.call("ui", b""))
     };
-    while r.main_thread().pending() == 0 {
+    // The pump request comes right after the call is queued, on the worker's thread.
+    while r.main_thread().pending() == 0 || requested.load(Ordering::SeqCst) == 0 {
         std::thread::yield_now();
     }
     assert_eq!(requested.load(Ordering::SeqCst), 1);
