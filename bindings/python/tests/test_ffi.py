@@ -181,6 +181,14 @@ def test_exception_families():
         assert issubclass(cls, plughost.ServiceError)
     for cls in (plughost.IpcPeerDeadError, plughost.IpcTimeoutError, plughost.IpcMalformedError, plughost.IpcClosedError, plughost.IpcRemoteFailedError, plughost.IpcTooLargeError, plughost.IpcSetupError, plughost.IpcIncompatibleError):
         assert issubclass(cls, plughost.IpcError)
+    for cls in (
+        plughost.PluginNotFoundError,
+        plughost.PluginNotRunningError,
+        plughost.PluginStartFailedError,
+        plughost.PluginFailedError,
+        plughost.PluginCrashedError,
+    ):
+        assert issubclass(cls, plughost.PluginError)
     assert issubclass(plughost.KeyNotFoundError, KeyError)
     assert issubclass(plughost.HostClosedError, plughost.InvalidHandleError)
     assert issubclass(plughost.PlugHostLibraryNotFound, ImportError)
