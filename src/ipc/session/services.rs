@@ -1,8 +1,10 @@
 //! The handlers a session serves: services by name, one event handler, and the registry that
 //! describes them.
 
+use super::hash::FastHash;
 use crate::ipc::message::{MethodInfo, MethodKind, Registry, ServiceInfo};
-use parking_lot::RwLock;
+use arc_swap::ArcSwap;
+use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -20,16 +22,22 @@ pub const REGISTRY_SERVICE: &str = "plughost.registry";
 /// The registry service's method: returns the postcard-encoded [`Registry`].
 pub const REGISTRY_METHOD: &str = "list";
 
+#[derive(Clone)]
 struct Entry {
     info: ServiceInfo,
     handler: Handler,
 }
 
+/// The services by name.
+type Table = HashMap<String, Entry, FastHash>;
+
 /// Services by name, and the event handler.
 #[derive(Default)]
 pub struct Services {
-    services: RwLock<HashMap<String, Entry>>,
-    next_id: RwLock<u32>,
+    /// Replaced whole by every change, so that looking a service up per request takes no lock.
+    services: ArcSwap<Table>,
+    /// The last service id given; held while the table changes, which orders the changes.
+    next_id: Mutex<u32>,
     events: RwLock<Option<EventHandler>>,
 }
 
@@ -42,11 +50,11 @@ impl std::fmt::Debug for Services {
 impl Services {
     /// Register (or replace) `name` with its methods; returns the service's id.
     pub fn register(&self, name: &str, methods: &[(&str, MethodKind)], handler: Handler) -> u32 {
-        let mut services = self.services.write();
+        let mut next = self.next_id.lock();
+        let mut services = Table::clone(&self.services.load());
         let id = match services.get(name) {
             Some(old) => old.info.id,
             None => {
-                let mut next = self.next_id.write();
                 *next += 1;
                 *next
             }
@@ -57,17 +65,26 @@ impl Services {
             .map(|(i, (method, kind))| MethodInfo { id: i as u32 + 1, name: (*method).into(), kind: *kind })
             .collect();
         services.insert(name.into(), Entry { info: ServiceInfo { id, name: name.into(), methods }, handler });
+        self.services.store(Arc::new(services));
         id
     }
 
     /// Remove `name`; whether it was registered.
     pub fn unregister(&self, name: &str) -> bool {
-        self.services.write().remove(name).is_some()
+        let _changing = self.next_id.lock();
+        let mut services = Table::clone(&self.services.load());
+        let removed = services.remove(name).is_some();
+        if removed {
+            self.services.store(Arc::new(services));
+        }
+        removed
     }
 
-    /// The handler of `name`.
-    pub fn handler(&self, name: &str) -> Option<Handler> {
-        self.services.read().get(name).map(|e| e.handler.clone())
+    /// Run `f` with the handler of `name`, if there is one. The table `f` sees stays alive while
+    /// it runs, even if the service is replaced or removed meanwhile.
+    pub fn with_handler<R>(&self, name: &str, f: impl FnOnce(Option<&Handler>) -> R) -> R {
+        let services = self.services.load();
+        f(services.get(name).map(|e| &e.handler))
     }
 
     /// Set the event handler.
@@ -82,7 +99,7 @@ impl Services {
 
     /// The registered services, by id.
     pub fn registry(&self) -> Registry {
-        let mut services: Vec<ServiceInfo> = self.services.read().values().map(|e| e.info.clone()).collect();
+        let mut services: Vec<ServiceInfo> = self.services.load().values().map(|e| e.info.clone()).collect();
         services.sort_by_key(|s| s.id);
         Registry { services }
     }
