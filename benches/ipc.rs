@@ -16,7 +16,8 @@
 //! show which one happened, and the session child's CPU time over a quiet spell (an idle serving
 //! thread parks without spinning).
 //!
-//! Run: `cargo bench --bench ipc`. Targets: busy round trip <= 1 µs p50 and >= 10x faster than
+//! Run: `cargo bench --bench ipc` (with `PLUGHOST_BENCH_IPC_BUSY_ONLY=1`: only the busy round
+//! trips). Targets: busy round trip <= 1 µs p50 and >= 10x faster than
 //! the Unix socket; 1 MB throughput >= 2x the Unix socket; parked round trip within 1.5x of the
 //! eventfd ping-pong.
 
@@ -50,6 +51,8 @@ mod linux {
 
     const CHILD_ENV: &str = "PLUGHOST_BENCH_IPC_CHILD";
     const FDS_ENV: &str = "PLUGHOST_BENCH_IPC_FDS";
+    /// Set (to anything) to run only the busy round trips.
+    const BUSY_ONLY_ENV: &str = "PLUGHOST_BENCH_IPC_BUSY_ONLY";
     /// Request and answer size of the round trips.
     const SMALL: usize = 32;
     /// The pause before each timed call of the parked cases, long enough for the peers to park.
@@ -582,6 +585,15 @@ mod linux {
             group.run()
         };
 
+        if std::env::var_os(BUSY_ONLY_ENV).is_some() {
+            if measuring {
+                println!();
+                busy_verdicts(&busy);
+            }
+            shut_down(session, session_child, raw);
+            return;
+        }
+
         let parked = {
             let settings = Settings::new(Duration::from_millis(200), Duration::from_millis(1), 40);
             let title =
@@ -645,15 +657,7 @@ mod linux {
 
         if measuring {
             println!();
-            let (call, uds) = (find(&busy, "session call"), find(&busy, "unix socket"));
-            verdict("busy round trip p50", format_ns(call.median), "1.0 µs", call.median <= 1000.0);
-            let faster = uds.median / call.median;
-            verdict(
-                "busy round trip vs unix socket",
-                format!("{faster:.1}x faster ({} vs {})", format_ns(call.median), format_ns(uds.median)),
-                ">= 10x",
-                faster >= 10.0,
-            );
+            busy_verdicts(&busy);
             let mb = &one_way[1];
             let (session_mb, uds_mb) = (find(mb, "session publish"), find(mb, "unix socket"));
             let gain = uds_mb.median / session_mb.median;
@@ -673,6 +677,23 @@ mod linux {
             );
         }
 
+        shut_down(session, session_child, raw);
+    }
+
+    fn busy_verdicts(busy: &[Summary]) {
+        let (call, uds) = (find(busy, "session call"), find(busy, "unix socket"));
+        verdict("busy round trip p50", format_ns(call.median), "1.0 µs", call.median <= 1000.0);
+        let faster = uds.median / call.median;
+        verdict(
+            "busy round trip vs unix socket",
+            format!("{faster:.1}x faster ({} vs {})", format_ns(call.median), format_ns(uds.median)),
+            ">= 10x",
+            faster >= 10.0,
+        );
+    }
+
+    /// Close the session (its child exits) and end the raw child.
+    fn shut_down(session: Session, session_child: Child, raw: Raw) {
         drop(session);
         finish(session_child);
         let Raw { mut child, uds, .. } = raw;

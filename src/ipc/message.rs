@@ -147,6 +147,94 @@ impl Message {
     }
 }
 
+/// A message borrowed from the bytes it was decoded from: the variants of [`Message`] in the same
+/// order with the same fields, so the same encoding, but strings and payloads are views of the
+/// input (local bytes already copied out of shared memory) instead of allocations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum MessageRef<'a> {
+    /// [`Message::Hello`].
+    Hello {
+        /// The sender's protocol version.
+        version: u32,
+        /// The sender's process id.
+        pid: u32,
+    },
+    /// [`Message::Request`].
+    Request {
+        /// The caller's request id.
+        id: u64,
+        /// The data channel.
+        channel: u32,
+        /// The service's name.
+        service: &'a str,
+        /// The method's name.
+        method: &'a str,
+        /// The argument bytes.
+        payload: &'a [u8],
+    },
+    /// [`Message::Response`].
+    Response {
+        /// The request's id.
+        id: u64,
+        /// The result bytes.
+        payload: &'a [u8],
+    },
+    /// [`Message::Failure`].
+    Failure {
+        /// The request's id.
+        id: u64,
+        /// A `PLUGHOST_ERR_*` status.
+        status: i32,
+        /// What went wrong.
+        message: &'a str,
+    },
+    /// [`Message::Event`].
+    Event {
+        /// The data channel.
+        channel: u32,
+        /// The topic.
+        topic: &'a str,
+        /// The payload.
+        payload: &'a [u8],
+    },
+    /// [`Message::Heartbeat`].
+    Heartbeat {
+        /// The sender's sequence.
+        sequence: u64,
+    },
+    /// [`Message::Goodbye`].
+    Goodbye,
+}
+
+impl<'a> MessageRef<'a> {
+    /// Decode one message that fills `bytes` exactly, borrowing from them; accepts and refuses
+    /// exactly what [`Message::decode`] does.
+    pub fn decode(bytes: &'a [u8]) -> Result<Self, DecodeError> {
+        match postcard::take_from_bytes::<MessageRef<'a>>(bytes) {
+            Ok((message, [])) => Ok(message),
+            Ok((_, rest)) => Err(DecodeError(format!("{} bytes after the message", rest.len()))),
+            Err(e) => Err(DecodeError(e.to_string())),
+        }
+    }
+}
+
+impl Message {
+    /// The message, borrowed.
+    pub fn as_ref(&self) -> MessageRef<'_> {
+        match self {
+            Message::Hello { version, pid } => MessageRef::Hello { version: *version, pid: *pid },
+            Message::Request { id, channel, service, method, payload } => {
+                MessageRef::Request { id: *id, channel: *channel, service, method, payload }
+            }
+            Message::Response { id, payload } => MessageRef::Response { id: *id, payload },
+            Message::Failure { id, status, message } => MessageRef::Failure { id: *id, status: *status, message },
+            Message::Event { channel, topic, payload } => MessageRef::Event { channel: *channel, topic, payload },
+            Message::Heartbeat { sequence } => MessageRef::Heartbeat { sequence: *sequence },
+            Message::Goodbye => MessageRef::Goodbye,
+        }
+    }
+}
+
 /// The fields of a message that come before its payload, borrowed from the bytes decoded: the
 /// variants of [`Message`] that carry a payload, in the same order, without it.
 #[derive(Deserialize)]
@@ -277,6 +365,28 @@ mod tests {
             assert_eq!(Message::decode(&buffer).unwrap(), m);
             assert_eq!(m.encode(), buffer);
         }
+    }
+
+    #[test]
+    fn borrowed_decoding_agrees_with_owned_decoding() {
+        for m in samples() {
+            let full = m.encode();
+            assert_eq!(MessageRef::decode(&full).unwrap(), m.as_ref());
+            for cut in 0..full.len() {
+                assert!(MessageRef::decode(&full[..cut]).is_err(), "{m:?} cut at {cut}");
+            }
+            let mut longer = full.clone();
+            longer.push(0);
+            assert!(MessageRef::decode(&longer).is_err());
+        }
+        assert!(MessageRef::decode(&[200]).is_err(), "unknown variant");
+        // Invalid UTF-8 in a name is refused by both.
+        let mut bytes =
+            Message::Request { id: 1, channel: 1, service: "s".into(), method: "m".into(), payload: vec![] }.encode();
+        let at = bytes.iter().position(|&b| b == b's').unwrap();
+        bytes[at] = 0xff;
+        assert!(Message::decode(&bytes).is_err());
+        assert!(MessageRef::decode(&bytes).is_err());
     }
 
     #[test]

@@ -164,6 +164,8 @@ pub struct WaitStats {
 pub struct Waiter<S> {
     words: Words<S>,
     policy: WaitPolicy,
+    /// Whether `waits` and `spun` are counted (see [`Waiter::uncounted`]).
+    counted: bool,
     waits: AtomicU64,
     spun: AtomicU64,
     parks: AtomicU64,
@@ -176,6 +178,7 @@ impl<S: Deref<Target = Segment>> Waiter<S> {
         Ok(Waiter {
             words: Words::new(segment, direction, event)?,
             policy: WaitPolicy::default(),
+            counted: true,
             waits: AtomicU64::new(0),
             spun: AtomicU64::new(0),
             parks: AtomicU64::new(0),
@@ -189,18 +192,41 @@ impl<S: Deref<Target = Segment>> Waiter<S> {
         self
     }
 
+    /// The same waiter without the counters of every wait (`waits` and `spun` stay 0): each is a
+    /// locked instruction per wait, which a user that never reads them need not pay. Parks and
+    /// timeouts are still counted.
+    pub fn uncounted(mut self) -> Self {
+        self.counted = false;
+        self
+    }
+
     /// Wait until `cond` holds or `deadline` passes: spin, then park until the peer's
     /// [`Signal::notify`] or the deadline. `cond` must read what the signaller publishes before
     /// it notifies (with Acquire or stronger).
     pub fn wait_until(&self, mut cond: impl FnMut() -> bool, deadline: Instant) -> Result<(), TimedOut> {
-        self.waits.fetch_add(1, Ordering::Relaxed);
+        if self.spin(&mut cond) {
+            return Ok(());
+        }
+        self.park_until(cond, deadline)
+    }
+
+    /// The first half of [`Waiter::wait_until`]: spin on `cond` for the policy's rounds; whether
+    /// it came to hold. Reads no clock.
+    pub fn spin(&self, mut cond: impl FnMut() -> bool) -> bool {
+        count(self.counted, &self.waits);
         for _ in 0..self.policy.spin {
             if cond() {
-                self.spun.fetch_add(1, Ordering::Relaxed);
-                return Ok(());
+                count(self.counted, &self.spun);
+                return true;
             }
             std::hint::spin_loop();
         }
+        false
+    }
+
+    /// The second half of [`Waiter::wait_until`]: park (no spinning) until `cond` holds, after
+    /// the peer's [`Signal::notify`], or until `deadline` passes.
+    pub fn park_until(&self, mut cond: impl FnMut() -> bool, deadline: Instant) -> Result<(), TimedOut> {
         let Some((seq, waiters)) = self.words.get() else {
             return Err(TimedOut);
         };
@@ -239,6 +265,13 @@ impl<S: Deref<Target = Segment>> Waiter<S> {
     }
 }
 
+/// Add one to `counter` if counting is on.
+fn count(counted: bool, counter: &AtomicU64) {
+    if counted {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// Counters of a [`Signal`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SignalStats {
@@ -252,6 +285,8 @@ pub struct SignalStats {
 #[derive(Debug)]
 pub struct Signal<S> {
     words: Words<S>,
+    /// Whether `notifies` is counted (see [`Signal::uncounted`]).
+    counted: bool,
     notifies: AtomicU64,
     wake_calls: AtomicU64,
 }
@@ -261,6 +296,7 @@ impl<S: Deref<Target = Segment>> Signal<S> {
     pub fn new(segment: S, direction: usize, event: Event) -> Result<Self, WakeError> {
         Ok(Signal {
             words: Words::new(segment, direction, event)?,
+            counted: true,
             notifies: AtomicU64::new(0),
             wake_calls: AtomicU64::new(0),
         })
@@ -269,7 +305,7 @@ impl<S: Deref<Target = Segment>> Signal<S> {
     /// Tell a parked waiter that the condition may hold now. Call after publishing the change.
     /// Costs a fence and a load when nobody waits; a syscall only when a waiter is registered.
     pub fn notify(&self) {
-        self.notifies.fetch_add(1, Ordering::Relaxed);
+        count(self.counted, &self.notifies);
         let Some((seq, waiters)) = self.words.get() else {
             return;
         };
@@ -279,6 +315,14 @@ impl<S: Deref<Target = Segment>> Signal<S> {
             self.wake_calls.fetch_add(1, Ordering::Relaxed);
             sys::wake(seq);
         }
+    }
+
+    /// The same signal without the counter of every notification (`notifies` stays 0): a locked
+    /// instruction per call, which a user that never reads it need not pay. Wake calls are still
+    /// counted.
+    pub fn uncounted(mut self) -> Self {
+        self.counted = false;
+        self
     }
 
     /// Whether a waiter is registered right now (peer-written: a hint, for tests and diagnostics).

@@ -9,11 +9,12 @@ use super::stats::Counters;
 use super::{IpcError, SessionConfig};
 use crate::ipc::frame::FrameLimits;
 use crate::ipc::message::Message;
-use crate::ipc::ring::{Consumer, Producer};
+use crate::ipc::ring::{Consumer, Producer, RingCounters};
 use crate::ipc::segment::{Role, Segment};
 use crate::ipc::slots::SlotPool;
 use crate::ipc::wake::{Event, Signal, WaitPolicy, Waiter};
 use parking_lot::Mutex;
+use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -30,13 +31,31 @@ const BROKEN: u8 = 3;
 
 pub(super) type Seg = Arc<Segment>;
 
-/// The receiving half, used only by the reader-role holder.
+/// The receiving half, used only by the reader-role holder (see [`Inner::with_reader`]).
 pub(super) struct ReadHalf {
     pub consumer: Consumer<SegmentRing>,
     pub buffer: Vec<u8>,
     /// Requests and events read by a sender that waited for room (see `send.rs`), to be
     /// dispatched before anything still in the ring.
     pub backlog: VecDeque<Message>,
+}
+
+/// The receiving half behind the reader role: the role is its lock, so that reading a message
+/// takes no locked instruction of its own.
+pub(super) struct ReaderCell {
+    half: UnsafeCell<ReadHalf>,
+    /// Whether the half is lent out (changed only by the role holder).
+    lent: AtomicBool,
+}
+
+// SAFETY: the half is reached only through `Inner::with_reader`, which lends it only to the
+// thread holding the reader role, and only once at a time (see there).
+unsafe impl Sync for ReaderCell {}
+
+impl ReaderCell {
+    fn new(half: ReadHalf) -> Self {
+        ReaderCell { half: UnsafeCell::new(half), lent: AtomicBool::new(false) }
+    }
 }
 
 /// Everything a session shares between its threads.
@@ -57,9 +76,11 @@ pub(super) struct Inner {
     pub out_space: Waiter<Seg>,
     /// Wakes this side's parked senders (death, close).
     pub out_space_local: Signal<Seg>,
-    pub reader: Mutex<ReadHalf>,
-    /// Whether the reader's backlog holds messages (changed only under the `reader` lock), so
-    /// that a poll round with nothing to read takes no lock.
+    pub reader: ReaderCell,
+    /// The incoming ring's counters (the consumer's, readable without the reader role).
+    pub in_counters: Arc<RingCounters>,
+    /// Whether the reader's backlog holds messages (changed only by the reader-role holder), so
+    /// that a poll round with nothing to read does not touch the receiving half.
     pub backlogged: AtomicBool,
     /// The incoming ring, for a look at its cursors without consuming.
     pub in_ring: SegmentRing,
@@ -76,9 +97,11 @@ pub(super) struct Inner {
     pub role: AtomicU64,
     /// Threads serving (`serve`, the background server), woken when the role comes free.
     pub servers: Mutex<Vec<(u64, Thread)>>,
+    /// Threads about to park or parked in `follow`: a leader giving the role up wakes the
+    /// waiting threads only when there are any.
+    pub followers: AtomicUsize,
     pub pending: Pending,
     pub services: Services,
-    pub next_id: AtomicU64,
     pub counters: Counters,
     pub liveness: Arc<Liveness>,
     /// The [`activity`](Inner::activity) count when a serving thread's park last ran out with
@@ -114,8 +137,9 @@ impl Inner {
         let consumer = Consumer::with_memory(ring(inn)?, geometry.ring_capacity, limits).map_err(setup)?;
         let pool = |d| SlotPool::new(segment.clone(), d).map_err(setup);
         let spin = WaitPolicy { spin: config.spin };
-        let waiter = |d, e| Waiter::new(segment.clone(), d, e).map_err(setup);
-        let signal = |d, e| Signal::new(segment.clone(), d, e).map_err(setup);
+        // The session never reads the wake-ups' counters: it does not pay for them per message.
+        let waiter = |d, e| Waiter::new(segment.clone(), d, e).map(Waiter::uncounted).map_err(setup);
+        let signal = |d, e| Signal::new(segment.clone(), d, e).map(Signal::uncounted).map_err(setup);
         let liveness =
             Liveness::new(side, config.heartbeat_interval, config.heartbeat_timeout, config.connect_timeout)?;
         liveness.beat(segment.region());
@@ -129,7 +153,8 @@ impl Inner {
             out_data: signal(out, Event::Data)?,
             out_space: waiter(out, Event::Space)?.with_policy(spin),
             out_space_local: signal(out, Event::Space)?,
-            reader: Mutex::new(ReadHalf { consumer, buffer: Vec::new(), backlog: VecDeque::new() }),
+            in_counters: consumer.counters(),
+            reader: ReaderCell::new(ReadHalf { consumer, buffer: Vec::new(), backlog: VecDeque::new() }),
             backlogged: AtomicBool::new(false),
             in_ring: ring(inn)?,
             in_pool: pool(inn)?,
@@ -139,9 +164,9 @@ impl Inner {
             in_space: signal(inn, Event::Space)?,
             role: AtomicU64::new(0),
             servers: Mutex::new(Vec::new()),
+            followers: AtomicUsize::new(0),
             pending: Pending::default(),
             services: Services::default(),
-            next_id: AtomicU64::new(1),
             counters: Counters::default(),
             liveness: Arc::new(liveness),
             idle_mark: AtomicU64::new(u64::MAX),
@@ -206,11 +231,16 @@ impl Inner {
     pub fn wake_everyone(&self) {
         self.in_data_local.notify();
         self.out_space_local.notify();
+        self.wake_followers();
+        self.liveness.wake();
+    }
+
+    /// Unpark every caller and serving thread (one of them may take the reader role).
+    fn wake_followers(&self) {
         self.pending.wake_all();
         for (_, thread) in self.servers.lock().iter() {
             thread.unpark();
         }
-        self.liveness.wake();
     }
 
     /// Enter the slot pools (so that a reclaim after death waits for this user to leave).
@@ -262,9 +292,28 @@ impl Inner {
         self.activity() == self.idle_mark.load(Ordering::Relaxed)
     }
 
-    /// Whether nobody holds the reader role.
+    /// Run `f` on the receiving half: `None` unless this thread holds the reader role (and is
+    /// not inside `f` already, which never happens: `f` reads the ring and never waits).
+    pub fn with_reader<R>(&self, f: impl FnOnce(&mut ReadHalf) -> R) -> Option<R> {
+        let cell = &self.reader;
+        if self.role.load(Ordering::Acquire) != thread_token() || cell.lent.load(Ordering::Relaxed) {
+            debug_assert!(false, "the receiving half used without the reader role, or twice");
+            return None;
+        }
+        cell.lent.store(true, Ordering::Relaxed);
+        // SAFETY: this thread holds the reader role, so no other thread gets past the check above
+        // until it gives the role up, and the role changes hands only by a release and an
+        // acquire, which orders every holder's accesses after the previous holder's. `lent` is
+        // false, so this thread does not hold a reference from an outer call either: the
+        // reference is the only one while `f` runs.
+        let result = f(unsafe { &mut *cell.half.get() });
+        cell.lent.store(false, Ordering::Relaxed);
+        Some(result)
+    }
+
+    /// Whether nobody holds the reader role (SeqCst: see [`RoleGuard`]'s drop).
     pub fn role_free(&self) -> bool {
-        self.role.load(Ordering::Acquire) == 0
+        self.role.load(Ordering::SeqCst) == 0
     }
 
     /// Whether the slots of a dead peer were reclaimed.
@@ -310,11 +359,12 @@ impl RoleGuard<'_> {
 impl Drop for RoleGuard<'_> {
     fn drop(&mut self) {
         if self.owned {
-            self.inner.role.store(0, Ordering::Release);
-            // Followers: one of them takes the role over.
-            self.inner.pending.wake_all();
-            for (_, thread) in self.inner.servers.lock().iter() {
-                thread.unpark();
+            // Followers: one of them takes the role over. A follower counts itself before it
+            // checks the role a last time and parks (both SeqCst), so either it sees the role
+            // free or this sees it counted.
+            self.inner.role.store(0, Ordering::SeqCst);
+            if self.inner.followers.load(Ordering::SeqCst) != 0 {
+                self.inner.wake_followers();
             }
         }
     }

@@ -35,10 +35,16 @@ impl SegmentRing {
     }
 
     /// Whether the producer has published bytes the consumer has not released: a hint read
-    /// without consuming anything (for parking), never used for bounds.
+    /// without consuming anything (for polling and parking), never used for bounds. It also
+    /// prefetches the cache line at the consumer's cursor, where the next frame's header will
+    /// be: a reader polling this fetches that line together with the producer's cursor instead
+    /// of after it.
     pub fn has_unread(&self) -> bool {
-        let tail = self.load(Cursor::Tail, Ordering::Acquire);
         let head = self.load(Cursor::Head, Ordering::Relaxed);
+        if let Some(at) = head.and_then(|head| self.data_range(head as usize & (self.capacity - 1), 1)) {
+            self.segment.region().prefetch(at);
+        }
+        let tail = self.load(Cursor::Tail, Ordering::Acquire);
         tail.is_some() && tail != head
     }
 

@@ -29,7 +29,7 @@
 //! Files: `inner.rs` (shared state, session state, reader role), `send.rs`, `receive.rs`,
 //! `rpc.rs` (calls, events, serving), `pending.rs`, `services.rs`, `liveness.rs`, `monitor.rs`,
 //! `handoff.rs`, `memory.rs` (the rings over the segment), `wire.rs` (borrowed outgoing
-//! messages), `config.rs`, `stats.rs`, `error.rs`.
+//! messages), `hash.rs` (the tables' hash), `config.rs`, `stats.rs`, `error.rs`.
 //!
 //! ```no_run
 //! use plughost::ipc::layout::Geometry;
@@ -52,6 +52,7 @@
 mod config;
 mod error;
 mod handoff;
+mod hash;
 mod inner;
 mod liveness;
 mod memory;
@@ -81,6 +82,7 @@ use crate::ipc::message::{MethodKind, Registry, CONTROL_CHANNEL, PROTOCOL_VERSIO
 use crate::ipc::segment::Segment;
 use inner::Inner;
 use parking_lot::Mutex;
+use send::Deadline;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
@@ -159,7 +161,7 @@ impl Session {
         let monitor = monitor::spawn(Arc::downgrade(&inner))?;
         let session = Session { inner, monitor: Mutex::new(Some(monitor)), server: Mutex::new(None) };
         let hello = wire::Outgoing::Hello { version: PROTOCOL_VERSION, pid: std::process::id() };
-        session.inner.send(&hello, Instant::now() + session.inner.config.connect_timeout)?;
+        session.inner.send(&hello, &mut Deadline::After(session.inner.config.connect_timeout))?;
         Ok(session)
     }
 
@@ -307,7 +309,9 @@ impl Session {
         let inner = &self.inner;
         let mut stats = inner.counters.snapshot();
         stats.ring_out = inner.producer.lock().stats();
-        stats.ring_in = inner.reader.lock().consumer.stats();
+        // Every frame the session sends carries one message, inline or in a slot.
+        stats.inline_sent = stats.ring_out.frames.saturating_sub(stats.slot_sent);
+        stats.ring_in = inner.in_counters.snapshot();
         stats.slots_out = inner.out_pool.stats();
         stats.slots_in = inner.in_pool.stats();
         stats
@@ -349,7 +353,7 @@ impl Session {
     /// [`IpcError::Closed`], and stop the serving and monitor threads. Also done on drop.
     pub fn close(&self) {
         if self.inner.is_open() {
-            let goodbye = self.inner.send(&wire::Outgoing::Goodbye, Instant::now() + Duration::from_millis(100));
+            let goodbye = self.inner.send(&wire::Outgoing::Goodbye, &mut Deadline::After(Duration::from_millis(100)));
             if let Err(e) = goodbye {
                 tracing::debug!(error = %e, "no goodbye sent");
             }

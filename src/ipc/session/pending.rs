@@ -1,12 +1,22 @@
 //! Calls in flight: one slot per request id, filled by whichever thread reads the response, and a
 //! parker (the caller's thread) to wake.
+//!
+//! A thread keeps the slot of its last finished call for its next one (no allocation per call)
+//! when nobody else holds it any more.
 
+use super::hash::FastHash;
 use super::IpcError;
 use parking_lot::Mutex;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::Thread;
+
+thread_local! {
+    /// The slot of this thread's last finished call, ready for its next.
+    static SPARE: Cell<Option<Arc<CallSlot>>> = const { Cell::new(None) };
+}
 
 /// The result of a call.
 pub type CallResult = Result<Vec<u8>, IpcError>;
@@ -43,24 +53,32 @@ impl CallSlot {
 /// The calls in flight of one session, by request id.
 #[derive(Debug, Default)]
 pub struct Pending {
-    calls: Mutex<HashMap<u64, Arc<CallSlot>>>,
+    calls: Mutex<HashMap<u64, Arc<CallSlot>, FastHash>>,
 }
 
 impl Pending {
     /// Register call `id` of the current thread.
     pub fn insert(&self, id: u64) -> Arc<CallSlot> {
-        let slot = Arc::new(CallSlot {
-            ready: AtomicBool::new(false),
-            result: Mutex::new(None),
-            thread: std::thread::current(),
+        let slot = SPARE.take().unwrap_or_else(|| {
+            Arc::new(CallSlot {
+                ready: AtomicBool::new(false),
+                result: Mutex::new(None),
+                thread: std::thread::current(),
+            })
         });
         self.calls.lock().insert(id, slot.clone());
         slot
     }
 
-    /// Forget call `id` (answered, failed or abandoned).
-    pub fn remove(&self, id: u64) {
+    /// Forget call `id` (answered, failed or abandoned), whose slot is `slot`; the slot is kept
+    /// for the thread's next call when nobody else holds it.
+    pub fn remove(&self, id: u64, mut slot: Arc<CallSlot>) {
         self.calls.lock().remove(&id);
+        if let Some(unique) = Arc::get_mut(&mut slot) {
+            *unique.ready.get_mut() = false;
+            *unique.result.get_mut() = None;
+            SPARE.set(Some(slot));
+        }
     }
 
     /// Hand `result` to the waiter of call `id` and wake it; `false` when no such call waits

@@ -10,8 +10,12 @@
 //!   own thread and keeps reading); an event runs the event handler. With nothing to read it
 //!   spins on the ring, then parks on the data word in slices of [`SLICE`], polling the peer's
 //!   process after each timed-out slice. Messages are dispatched in arrival order.
+//! - A caller that takes the role before its request leaves keeps it until the answer comes: no
+//!   other thread can read that answer, so the call needs no slot in the pending map, and the
+//!   answer is taken straight from the ring without any hand-off.
 //! - A follower spins briefly on its own slot, then parks on its thread; it is woken by its
-//!   answer, by the end of the session, or by the leader giving the role up.
+//!   answer, by the end of the session, or by the leader giving the role up (a leader wakes
+//!   threads only when some follow).
 //! - A serving thread that finds nothing to read gives the role up before it parks, so that a
 //!   caller arriving meanwhile leads itself (and reads its answer without any wake-up syscall).
 //!   It spins on the ring first only after recent activity (a call made, an event published, a
@@ -19,15 +23,19 @@
 //!   slice without spinning, so an idle session costs no CPU beyond one wake-up per [`SLICE`].
 
 use super::inner::{Inner, ReadHalf, RoleGuard, SLICE};
+use super::memory::SegmentRing;
 use super::pending::{CallResult, CallSlot};
+use super::send::Deadline;
 use super::services::{REGISTRY_METHOD, REGISTRY_SERVICE};
 use super::stats::Counters;
 use super::wire::Outgoing;
 use super::IpcError;
-use crate::ipc::message::{DecodeError, Message, CONTROL_CHANNEL, PROTOCOL_VERSION};
-use crate::ipc::ring::Frame;
+use crate::ipc::message::{DecodeError, Message, MessageRef, CONTROL_CHANNEL, PROTOCOL_VERSION};
+use crate::ipc::ring::{Consumer, Frame};
 use crate::ipc::slots::{Descriptor, SlotBytes};
+use crate::ipc::wake::TimedOut;
 use crate::status::{PLUGHOST_ERR_IPC_TOO_LARGE, PLUGHOST_ERR_PANIC, PLUGHOST_ERR_SERVICE_NOT_FOUND};
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -38,6 +46,47 @@ pub(super) const BACKLOG_MAX: usize = 65_536;
 /// Bytes of a slot copied out first to decode a message's head from (a longer head is decoded
 /// from a copy of the whole slot).
 const HEAD_PREFIX: usize = 256;
+
+/// A message taken out of the ring or the backlog.
+pub(super) enum Incoming {
+    /// Decoded already (out of a slot, or out of the backlog).
+    Message(Message),
+    /// Its bytes, copied out, are in the reader's buffer, to be decoded where they lie.
+    Bytes,
+}
+
+thread_local! {
+    /// Each thread's buffer for the messages it reads (taken while in use, so that a nested wait
+    /// gets its own).
+    static RECEIVED: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// A thread's receive buffer, given back to the thread when dropped (unless it grew large).
+struct ReceiveBuffer(Vec<u8>);
+
+impl ReceiveBuffer {
+    fn take() -> Self {
+        ReceiveBuffer(RECEIVED.take())
+    }
+}
+
+impl Drop for ReceiveBuffer {
+    fn drop(&mut self) {
+        if self.0.capacity() <= 1 << 16 {
+            RECEIVED.set(std::mem::take(&mut self.0));
+        }
+    }
+}
+
+/// What one step of draining did.
+enum Drained {
+    /// Nothing read (or the backlog is full).
+    Nothing,
+    /// A request or event went into the backlog.
+    Kept,
+    /// An answer, for the caller of this id.
+    Answer(u64, CallResult),
+}
 
 /// What [`copy_slot`] made of a slot.
 enum SlotCopy {
@@ -78,8 +127,9 @@ pub(super) enum Goal<'a> {
     Call {
         /// The request id.
         id: u64,
-        /// Where another reader puts the answer.
-        slot: &'a CallSlot,
+        /// Where another reader puts the answer (`None` while this thread holds the reader role
+        /// throughout the call: then no other thread reads it).
+        slot: Option<&'a CallSlot>,
     },
     /// Nothing: serve until `stop` or the deadline.
     Serve {
@@ -92,14 +142,14 @@ impl Goal<'_> {
     /// The outcome if the goal is reached: the call's answer, or `Ok(None)` for a stopped server.
     fn reached(&self) -> Option<Result<Option<Vec<u8>>, IpcError>> {
         match self {
-            Goal::Call { slot, .. } => slot.take().map(|r| r.map(Some)),
+            Goal::Call { slot, .. } => slot.and_then(CallSlot::take).map(|r| r.map(Some)),
             Goal::Serve { stop } => stop.load(Ordering::Acquire).then_some(Ok(None)),
         }
     }
 
     fn ready(&self) -> bool {
         match self {
-            Goal::Call { slot, .. } => slot.is_ready(),
+            Goal::Call { slot, .. } => slot.is_some_and(CallSlot::is_ready),
             Goal::Serve { stop } => stop.load(Ordering::Acquire),
         }
     }
@@ -131,12 +181,15 @@ impl Inner {
     /// Wait for `goal` until `deadline`, leading or following. A call's answer is `Some`; a
     /// server returns `Ok(None)` when stopped or at the deadline.
     pub fn pump(&self, goal: &Goal<'_>, deadline: Instant) -> Result<Option<Vec<u8>>, IpcError> {
+        // The first round does not read the clock: the deadline is fresh (and one that has
+        // passed already still ends the wait after one round).
+        let mut first = true;
         loop {
             if let Some(done) = goal.reached() {
                 return done;
             }
             self.check()?;
-            if Instant::now() >= deadline {
+            if !std::mem::take(&mut first) && Instant::now() >= deadline {
                 return goal.timed_out();
             }
             match self.acquire_role() {
@@ -152,8 +205,26 @@ impl Inner {
         }
     }
 
+    /// Wait until `deadline` for the answer to call `id` as its reader: this thread holds `role`
+    /// since before the request left. `None` at the deadline.
+    pub fn await_own_answer(
+        &self,
+        id: u64,
+        deadline: Instant,
+        role: &RoleGuard<'_>,
+    ) -> Result<Option<Vec<u8>>, IpcError> {
+        match self.lead(&Goal::Call { id, slot: None }, deadline, role) {
+            Turn::Done(done) => done,
+            // Only a serving thread's turn goes idle.
+            Turn::Idle => Ok(None),
+        }
+    }
+
     fn lead(&self, goal: &Goal<'_>, deadline: Instant, role: &RoleGuard<'_>) -> Turn {
-        let serving = matches!(goal, Goal::Serve { .. });
+        // A serving thread that took the role itself gives it up when nothing comes.
+        let idle_server = matches!(goal, Goal::Serve { .. }) && role.owned();
+        let mut buffer = ReceiveBuffer::take();
+        let mut first = true;
         loop {
             if let Some(done) = goal.reached() {
                 return Turn::Done(done);
@@ -161,56 +232,66 @@ impl Inner {
             if let Err(e) = self.check() {
                 return Turn::Done(Err(e));
             }
-            let now = Instant::now();
-            if now >= deadline {
+            // As in `pump`, the first round trusts the caller's fresh deadline.
+            if !std::mem::take(&mut first) && Instant::now() >= deadline {
                 return Turn::Done(goal.timed_out());
             }
-            let received = match self.receive_one() {
-                Ok(Some(message)) => Some(message),
-                Ok(None) => {
-                    if serving && role.owned() && self.quiet() {
-                        // Nothing happened since the last idle park: park again without spinning.
-                        return Turn::Idle;
-                    }
-                    // Nothing yet: spin, then (callers, nested waits) park holding the role.
-                    let park_until = if serving && role.owned() { now } else { deadline.min(now + SLICE) };
-                    let mut got = None;
-                    let waited = self.in_data.wait_until(
-                        || {
-                            if goal.ready() || !self.is_open() {
-                                return true;
-                            }
-                            match self.receive_one() {
-                                Ok(None) => false,
-                                other => {
-                                    got = Some(other);
-                                    true
-                                }
-                            }
-                        },
-                        park_until,
-                    );
-                    match got {
-                        Some(Ok(message)) => message,
-                        Some(Err(e)) => return Turn::Done(Err(e)),
-                        None if waited.is_err() && serving && role.owned() => return Turn::Idle,
-                        None => {
-                            if waited.is_err() {
-                                if let Err(e) = self.check_peer_process() {
-                                    return Turn::Done(Err(e));
-                                }
-                            }
-                            None
-                        }
-                    }
-                }
+            let received = match self.receive_one(&mut buffer.0) {
+                Ok(Some(incoming)) => incoming,
+                Ok(None) => match self.await_input(goal, deadline, idle_server, &mut buffer.0) {
+                    Ok(Some(incoming)) => incoming,
+                    Ok(None) => continue,
+                    Err(turn) => return turn,
+                },
                 Err(e) => return Turn::Done(Err(e)),
             };
-            if let Some(message) = received {
-                if let Some(answer) = self.dispatch(message, goal.call_id()) {
-                    return Turn::Done(answer.map(Some));
+            if let Some(answer) = self.dispatch(received, &buffer.0, goal.call_id()) {
+                return Turn::Done(answer.map(Some));
+            }
+        }
+    }
+
+    /// The leader found nothing to read: spin on the ring, then (callers, nested waits) park
+    /// holding the role until a slice passes. `Ok(Some)` is input (an inline message's bytes in
+    /// `buffer`), `Ok(None)` a reason to look again (the goal, the session's end, a slice that
+    /// passed), `Err` the end of the turn.
+    fn await_input(
+        &self,
+        goal: &Goal<'_>,
+        deadline: Instant,
+        idle_server: bool,
+        buffer: &mut Vec<u8>,
+    ) -> Result<Option<Incoming>, Turn> {
+        if idle_server && self.quiet() {
+            // Nothing happened since the last idle park: park again without spinning.
+            return Err(Turn::Idle);
+        }
+        let mut got = None;
+        let mut poll = || {
+            if goal.ready() || !self.is_open() {
+                return true;
+            }
+            match self.receive_one(buffer) {
+                Ok(None) => false,
+                other => {
+                    got = Some(other);
+                    true
                 }
             }
+        };
+        let waited = if self.in_data.spin(&mut poll) {
+            Ok(())
+        } else if idle_server {
+            Err(TimedOut)
+        } else {
+            self.in_data.park_until(&mut poll, deadline.min(Instant::now() + SLICE))
+        };
+        match got {
+            Some(Ok(incoming)) => Ok(incoming),
+            Some(Err(e)) => Err(Turn::Done(Err(e))),
+            None if waited.is_err() && idle_server => Err(Turn::Idle),
+            None if waited.is_err() => self.check_peer_process().map(|()| None).map_err(|e| Turn::Done(Err(e))),
+            None => Ok(None),
         }
     }
 
@@ -240,28 +321,33 @@ impl Inner {
         }
         let now = Instant::now();
         let until = deadline.min(now + SLICE);
-        if until > now {
+        self.followers.fetch_add(1, Ordering::SeqCst);
+        if until > now && !(goal.ready() || self.role_free() || !self.is_open()) {
             std::thread::park_timeout(until - now);
         }
+        self.followers.fetch_sub(1, Ordering::SeqCst);
         if Instant::now() >= until && !goal.ready() {
             self.check_peer_process()?;
         }
         Ok(())
     }
 
-    /// Copy the next message out of the ring (and its slot), validate and decode it. Only the
+    /// Copy the next message out of the ring (and its slot) into local memory: a slot's message
+    /// decoded, an inline one's bytes into `buffer`, decoded (borrowed) when dispatched. Only the
     /// reader-role holder calls this. Malformed data ends the session. With nothing to read (the
     /// common poll round) it takes no lock: two loads of the ring's cursors and one of a flag.
-    pub fn receive_one(&self) -> Result<Option<Message>, IpcError> {
+    pub fn receive_one(&self, buffer: &mut Vec<u8>) -> Result<Option<Incoming>, IpcError> {
         if !self.backlogged.load(Ordering::Acquire) && !self.in_ring.has_unread() {
             return Ok(None);
         }
-        let mut reader = self.reader.lock();
-        if let Some(message) = reader.backlog.pop_front() {
-            self.backlogged.store(!reader.backlog.is_empty(), Ordering::Release);
-            return Ok(Some(message));
-        }
-        self.read_ring(&mut reader)
+        let read = self.with_reader(|half| {
+            if let Some(message) = half.backlog.pop_front() {
+                self.backlogged.store(!half.backlog.is_empty(), Ordering::Release);
+                return Ok(Some(Incoming::Message(message)));
+            }
+            self.read_ring(&mut half.consumer, buffer)
+        });
+        read.unwrap_or(Ok(None))
     }
 
     /// Whether a message waits to be dispatched (in the ring or the backlog).
@@ -270,9 +356,14 @@ impl Inner {
     }
 
     /// Copy the next message out of the ring itself, ignoring the backlog (the caller holds the
-    /// `reader` lock).
-    fn read_ring(&self, half: &mut ReadHalf) -> Result<Option<Message>, IpcError> {
-        let frame = match half.consumer.try_recv(&mut half.buffer) {
+    /// reader role): a slot's message decoded, an inline one's (or one copied whole out of its
+    /// slot) bytes into `buffer`.
+    fn read_ring(
+        &self,
+        consumer: &mut Consumer<SegmentRing>,
+        buffer: &mut Vec<u8>,
+    ) -> Result<Option<Incoming>, IpcError> {
+        let frame = match consumer.try_recv(buffer) {
             Ok(None) => return Ok(None),
             Ok(Some(frame)) => frame,
             Err(e) => return Err(self.fail(IpcError::Malformed(e.to_string()))),
@@ -280,7 +371,6 @@ impl Inner {
         if let Frame::Slot(d) = frame {
             let descriptor =
                 Descriptor { class: u32::from(d.class), index: d.index, generation: d.generation, length: d.len };
-            let buffer = &mut half.buffer;
             let taken = self.enter_pools().and_then(|_pools| {
                 self.in_pool
                     .take_with(descriptor, |bytes| copy_slot(bytes, buffer))
@@ -293,18 +383,18 @@ impl Inner {
                 SlotCopy::Whole(false) => {
                     return Err(self.fail(IpcError::Malformed("incoming slot: data outside the segment".into())))
                 }
-                SlotCopy::Message(Ok(message)) => return Ok(Some(message)),
-                SlotCopy::Message(Err(e)) => {
-                    return Err(self.fail(IpcError::Malformed(format!("undecodable message: {}", e.0))))
-                }
+                SlotCopy::Message(Ok(message)) => return Ok(Some(Incoming::Message(message))),
+                SlotCopy::Message(Err(e)) => return Err(self.undecodable(&e)),
             }
         } else {
             self.in_space.notify();
         }
-        match Message::decode(&half.buffer) {
-            Ok(message) => Ok(Some(message)),
-            Err(e) => Err(self.fail(IpcError::Malformed(format!("undecodable message: {}", e.0)))),
-        }
+        Ok(Some(Incoming::Bytes))
+    }
+
+    /// End the session over a message that does not decode.
+    fn undecodable(&self, e: &DecodeError) -> IpcError {
+        self.fail(IpcError::Malformed(format!("undecodable message: {}", e.0)))
     }
 
     /// For a sender waiting for room: read what the peer sent meanwhile, so that a peer blocked
@@ -315,86 +405,121 @@ impl Inner {
             return Ok(());
         };
         loop {
-            let mut reader = self.reader.lock();
-            if reader.backlog.len() >= BACKLOG_MAX {
-                return Ok(());
-            }
-            match self.read_ring(&mut reader)? {
-                None => return Ok(()),
-                Some(Message::Response { id, payload }) => {
-                    drop(reader);
-                    self.answer(id, Ok(payload))
-                }
-                Some(Message::Failure { id, status, message }) => {
-                    drop(reader);
-                    self.answer(id, Err(IpcError::from_failure(status, message)))
-                }
-                Some(other) => {
-                    reader.backlog.push_back(other);
-                    self.backlogged.store(true, Ordering::Release);
-                }
+            match self.with_reader(|half| self.drain_one(half)).unwrap_or(Ok(Drained::Nothing))? {
+                Drained::Nothing => return Ok(()),
+                Drained::Kept => {}
+                Drained::Answer(id, result) => self.answer(id, result),
             }
         }
+    }
+
+    /// [`Inner::drain_while_blocked`]'s step: read one message out of the ring; keep a request
+    /// or an event in the backlog, return an answer.
+    fn drain_one(&self, half: &mut ReadHalf) -> Result<Drained, IpcError> {
+        if half.backlog.len() >= BACKLOG_MAX {
+            return Ok(Drained::Nothing);
+        }
+        let ReadHalf { consumer, buffer, backlog } = half;
+        let message = match self.read_ring(consumer, buffer)? {
+            None => return Ok(Drained::Nothing),
+            Some(Incoming::Message(message)) => message,
+            Some(Incoming::Bytes) => Message::decode(buffer).map_err(|e| self.undecodable(&e))?,
+        };
+        Ok(match message {
+            Message::Response { id, payload } => Drained::Answer(id, Ok(payload)),
+            Message::Failure { id, status, message } => {
+                Drained::Answer(id, Err(IpcError::from_failure(status, message)))
+            }
+            other => {
+                backlog.push_back(other);
+                self.backlogged.store(true, Ordering::Release);
+                Drained::Kept
+            }
+        })
     }
 
     fn answer(&self, id: u64, result: CallResult) {
         if !self.pending.deliver(id, result) {
-            Counters::bump(&self.counters.stray_answers);
+            Counters::bump_by_reader(&self.counters.stray_answers);
         }
     }
 
-    /// Act on one message; returns the answer when it answers `own` (the caller's own call).
-    fn dispatch(&self, message: Message, own: Option<u64>) -> Option<CallResult> {
-        let answer = |id: u64, result: CallResult| {
-            if Some(id) == own {
-                return Some(result);
-            }
-            self.answer(id, result);
-            None
-        };
+    /// The answer to call `id`: returned when it is `own` (the caller's own call), else handed
+    /// to its caller.
+    fn settle(&self, id: u64, result: CallResult, own: Option<u64>) -> Option<CallResult> {
+        if Some(id) == own {
+            return Some(result);
+        }
+        self.answer(id, result);
+        None
+    }
+
+    /// Act on one message received (an inline one decoded from `bytes`, borrowing them); returns
+    /// the answer when it answers `own`, or the error when the message does not decode.
+    fn dispatch(&self, incoming: Incoming, bytes: &[u8], own: Option<u64>) -> Option<CallResult> {
+        match incoming {
+            // Owned answers hand their payload over without a copy.
+            Incoming::Message(Message::Response { id, payload }) => self.settle(id, Ok(payload), own),
+            Incoming::Message(other) => self.act(other.as_ref(), own),
+            Incoming::Bytes => match MessageRef::decode(bytes) {
+                Ok(message) => self.act(message, own),
+                Err(e) => Some(Err(self.undecodable(&e))),
+            },
+        }
+    }
+
+    /// Act on one decoded message; returns the answer when it answers `own`.
+    fn act(&self, message: MessageRef<'_>, own: Option<u64>) -> Option<CallResult> {
         match message {
-            Message::Response { id, payload } => answer(id, Ok(payload)),
-            Message::Failure { id, status, message } => answer(id, Err(IpcError::from_failure(status, message))),
-            Message::Request { id, channel, service, method, payload } => {
-                self.serve_request(id, channel, &service, &method, &payload);
+            MessageRef::Response { id, payload } => self.settle(id, Ok(payload.to_vec()), own),
+            MessageRef::Failure { id, status, message } => {
+                self.settle(id, Err(IpcError::from_failure(status, message.into())), own)
+            }
+            MessageRef::Request { id, channel, service, method, payload } => {
+                self.serve_request(id, channel, service, method, payload);
                 None
             }
-            Message::Event { channel, topic, payload } => {
-                Counters::bump(&self.counters.events_received);
-                if let Some(handler) = self.services.event_handler(channel) {
-                    if catch_unwind(AssertUnwindSafe(|| handler(&topic, &payload))).is_err() {
-                        tracing::warn!(topic, "an IPC event handler panicked");
-                    }
-                }
+            MessageRef::Event { channel, topic, payload } => {
+                self.handle_event(channel, topic, payload);
                 None
             }
-            Message::Goodbye => {
+            MessageRef::Goodbye => {
                 self.fail(IpcError::Closed);
                 None
             }
-            Message::Hello { version, .. } => {
+            MessageRef::Hello { version, .. } => {
                 if version != PROTOCOL_VERSION {
                     self.fail(IpcError::Incompatible { ours: PROTOCOL_VERSION, theirs: version });
                 }
                 None
             }
-            Message::Heartbeat { .. } => None,
+            MessageRef::Heartbeat { .. } => None,
+        }
+    }
+
+    /// Run the event handler of `channel`, if any, on this thread.
+    fn handle_event(&self, channel: u32, topic: &str, payload: &[u8]) {
+        Counters::bump_by_reader(&self.counters.events_received);
+        if let Some(handler) = self.services.event_handler(channel) {
+            if catch_unwind(AssertUnwindSafe(|| handler(topic, payload))).is_err() {
+                tracing::warn!(topic, "an IPC event handler panicked");
+            }
         }
     }
 
     /// Run the handler of a request on this thread and send its answer.
     fn serve_request(&self, id: u64, channel: u32, service: &str, method: &str, payload: &[u8]) {
-        Counters::bump(&self.counters.requests_served);
+        Counters::bump_by_reader(&self.counters.requests_served);
         let result = if channel == CONTROL_CHANNEL && service == REGISTRY_SERVICE && method == REGISTRY_METHOD {
             Ok(postcard::to_allocvec(&self.services.registry()).unwrap_or_default())
         } else {
-            match self.services.handler(channel, service) {
+            self.services.with_handler(channel, service, |handler| match handler {
                 Some(handler) => catch_unwind(AssertUnwindSafe(|| handler(method, payload)))
                     .unwrap_or_else(|_| Err((PLUGHOST_ERR_PANIC, format!("the handler of \"{service}\" panicked")))),
                 None => Err((PLUGHOST_ERR_SERVICE_NOT_FOUND, format!("no service \"{service}\" on channel {channel}"))),
-            }
+            })
         };
-        let deadline = Instant::now() + self.config.reply_timeout;
+        let deadline = &mut Deadline::After(self.config.reply_timeout);
         let sent = match &result {
             Ok(bytes) => match self.send(&Outgoing::Response { id, payload: bytes }, deadline) {
                 Err(IpcError::TooLarge { len, max }) => {

@@ -2,12 +2,16 @@
 //! [`SessionHandle`](super::SessionHandle) alike).
 
 use super::inner::{thread_token, Inner};
+use super::pending::CallSlot;
 use super::receive::Goal;
+use super::send::Deadline;
 use super::stats::Counters;
 use super::wire::Outgoing;
 use super::IpcError;
 use crate::ipc::message::CONTROL_CHANNEL;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The data channel that calls, events and services use unless one is named (channel 0,
@@ -26,12 +30,35 @@ pub(super) fn data_channel(channel: u32) -> Result<u32, IpcError> {
 struct Registered<'a> {
     inner: &'a Inner,
     id: u64,
+    /// The call's slot (taken back on drop).
+    slot: Option<Arc<CallSlot>>,
 }
 
 impl Drop for Registered<'_> {
     fn drop(&mut self) {
-        self.inner.pending.remove(self.id);
+        if let Some(slot) = self.slot.take() {
+            self.inner.pending.remove(self.id, slot);
+        }
     }
+}
+
+/// Request ids handed out per thread from blocks of [`ID_BLOCK`] (unique in the process, so in
+/// every session), so that a call takes no locked instruction for its id.
+static NEXT_ID_BLOCK: AtomicU64 = AtomicU64::new(1);
+const ID_BLOCK: u64 = 1 << 16;
+
+/// A request id no other call of this process has.
+fn next_call_id() -> u64 {
+    thread_local!(static IDS: Cell<(u64, u64)> = const { Cell::new((0, 0)) });
+    IDS.with(|ids| {
+        let (mut next, mut end) = ids.get();
+        if next == end {
+            next = NEXT_ID_BLOCK.fetch_add(ID_BLOCK, Ordering::Relaxed);
+            end = next + ID_BLOCK;
+        }
+        ids.set((next + 1, end));
+        next
+    })
 }
 
 impl Inner {
@@ -46,24 +73,32 @@ impl Inner {
         timeout: Duration,
     ) -> Result<Vec<u8>, IpcError> {
         self.check()?;
-        let deadline = Instant::now() + timeout;
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let slot = self.pending.insert(id);
-        let _registered = Registered { inner: self, id };
-        // Checked after registering: an ending either came first (seen here) or fails this call.
-        self.check()?;
+        let id = next_call_id();
         let request = Outgoing::Request { id, channel, service, method, payload };
-        self.send(&request, deadline)?;
-        Counters::bump(&self.counters.calls);
-        match self.pump(&Goal::Call { id, slot: &slot }, deadline)? {
-            Some(answer) => Ok(answer),
-            None => Err(IpcError::Timeout),
-        }
+        // The timeout starts when the request is sent or has to wait for room: the clock is not
+        // read before the request leaves.
+        let deadline = &mut Deadline::After(timeout);
+        // A thread holding the reader role from before the request leaves until its answer comes
+        // is the only one that can read that answer: the call needs no slot in the pending map.
+        let answer = if let Some(role) = self.acquire_role() {
+            self.send(&request, deadline)?;
+            Counters::bump(&self.counters.calls);
+            self.await_own_answer(id, deadline.instant(), &role)?
+        } else {
+            let registered = Registered { inner: self, id, slot: Some(self.pending.insert(id)) };
+            // Checked after registering: an ending either came first (seen here) or fails this call.
+            self.check()?;
+            self.send(&request, deadline)?;
+            Counters::bump(&self.counters.calls);
+            self.pump(&Goal::Call { id, slot: registered.slot.as_deref() }, deadline.instant())?
+        };
+        answer.ok_or(IpcError::Timeout)
     }
 
     /// Send a one-way event on `channel`, waiting for room until `timeout` passes.
     pub fn publish(&self, channel: u32, topic: &str, payload: &[u8], timeout: Duration) -> Result<(), IpcError> {
-        self.send(&Outgoing::Event { channel: data_channel(channel)?, topic, payload }, Instant::now() + timeout)?;
+        let event = Outgoing::Event { channel: data_channel(channel)?, topic, payload };
+        self.send(&event, &mut Deadline::After(timeout))?;
         Counters::bump(&self.counters.events_sent);
         Ok(())
     }

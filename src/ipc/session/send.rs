@@ -17,16 +17,46 @@ use crate::ipc::ring::{Cursor, RingMemory, SendError};
 use crate::ipc::slots::{Descriptor, SlotError};
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 thread_local! {
     /// Each thread's encoding buffer (taken while in use, so nested sends get their own).
     static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
+/// How long a send may wait for room: until an instant, or for a time that starts when it first
+/// has to wait (so that a send that finds room reads no clock).
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Deadline {
+    /// Until this instant.
+    At(Instant),
+    /// This long from the first wait on.
+    After(Duration),
+}
+
+impl Deadline {
+    /// The instant, fixed now (reading the clock) if it was not yet.
+    pub fn instant(&mut self) -> Instant {
+        match *self {
+            Deadline::At(at) => at,
+            Deadline::After(_) => self.fix(Instant::now()),
+        }
+    }
+
+    /// The instant, fixed at `now` if it was not yet.
+    fn fix(&mut self, now: Instant) -> Instant {
+        let at = match *self {
+            Deadline::At(at) => at,
+            Deadline::After(timeout) => now + timeout,
+        };
+        *self = Deadline::At(at);
+        at
+    }
+}
+
 impl Inner {
-    /// Send `message`, waiting for room until `deadline`.
-    pub fn send(&self, message: &Outgoing<'_>, deadline: Instant) -> Result<(), IpcError> {
+    /// Send `message`, waiting for room until `deadline` (fixed here if the send has to wait).
+    pub fn send(&self, message: &Outgoing<'_>, deadline: &mut Deadline) -> Result<(), IpcError> {
         self.check()?;
         let mut buffer = BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
         // The payload is not encoded into the buffer: it is copied once, into the frame or slot.
@@ -34,7 +64,7 @@ impl Inner {
         let len = buffer.len() + payload.len();
         let result = if len <= self.inline_max {
             buffer.extend_from_slice(payload);
-            self.send_frame(FrameKind::Inline, &buffer, deadline).map(|()| Counters::bump(&self.counters.inline_sent))
+            self.send_frame(FrameKind::Inline, &buffer, deadline)
         } else {
             self.send_in_slot(&[&buffer, payload], len, deadline).map(|()| Counters::bump(&self.counters.slot_sent))
         };
@@ -46,7 +76,7 @@ impl Inner {
 
     /// Put the concatenation of `parts` (`len` bytes) into a slot (waiting for one), then send its
     /// descriptor.
-    fn send_in_slot(&self, parts: &[&[u8]], len: usize, deadline: Instant) -> Result<(), IpcError> {
+    fn send_in_slot(&self, parts: &[&[u8]], len: usize, deadline: &mut Deadline) -> Result<(), IpcError> {
         if len > self.max_message {
             return Err(IpcError::TooLarge { len, max: self.max_message });
         }
@@ -76,7 +106,7 @@ impl Inner {
     }
 
     /// Send one frame, waiting for ring space until `deadline`.
-    fn send_frame(&self, kind: FrameKind, payload: &[u8], deadline: Instant) -> Result<(), IpcError> {
+    fn send_frame(&self, kind: FrameKind, payload: &[u8], deadline: &mut Deadline) -> Result<(), IpcError> {
         let mut counted = false;
         loop {
             self.check()?;
@@ -100,8 +130,9 @@ impl Inner {
     }
 
     /// Park on the outgoing space word until `ready` holds, the session ends, or `deadline`.
-    fn wait_for_space(&self, deadline: Instant, mut ready: impl FnMut() -> bool) -> Result<(), IpcError> {
+    fn wait_for_space(&self, deadline: &mut Deadline, mut ready: impl FnMut() -> bool) -> Result<(), IpcError> {
         let now = Instant::now();
+        let deadline = deadline.fix(now);
         if now >= deadline {
             return Err(IpcError::Timeout);
         }

@@ -1,8 +1,10 @@
 //! The handlers a session serves: services by channel and name, event handlers by channel, and
 //! the registry that describes the services.
 
+use super::hash::FastHash;
 use crate::ipc::message::{MethodInfo, MethodKind, Registry, ServiceInfo};
-use parking_lot::RwLock;
+use arc_swap::ArcSwap;
+use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -21,17 +23,22 @@ pub const REGISTRY_SERVICE: &str = "plughost.registry";
 /// The registry service's method: returns the postcard-encoded [`Registry`].
 pub const REGISTRY_METHOD: &str = "list";
 
+#[derive(Clone)]
 struct Entry {
     info: ServiceInfo,
     handler: Handler,
 }
 
+/// Per channel, the services by name.
+type Table = HashMap<u32, HashMap<String, Entry, FastHash>, FastHash>;
+
 /// Services by channel and name, and the event handlers.
 #[derive(Default)]
 pub struct Services {
-    /// Per channel, services by name.
-    services: RwLock<HashMap<u32, HashMap<String, Entry>>>,
-    next_id: RwLock<u32>,
+    /// Replaced whole by every change, so that looking a service up per request takes no lock.
+    services: ArcSwap<Table>,
+    /// The last service id given; held while the table changes, which orders the changes.
+    next_id: Mutex<u32>,
     /// Event handlers of single channels.
     events: RwLock<HashMap<u32, EventHandler>>,
     /// The event handler of every channel without its own.
@@ -47,12 +54,12 @@ impl std::fmt::Debug for Services {
 impl Services {
     /// Register (or replace) `name` on `channel` with its methods; returns the service's id.
     pub fn register(&self, channel: u32, name: &str, methods: &[(&str, MethodKind)], handler: Handler) -> u32 {
-        let mut channels = self.services.write();
-        let services = channels.entry(channel).or_default();
+        let mut next = self.next_id.lock();
+        let mut table = Table::clone(&self.services.load());
+        let services = table.entry(channel).or_default();
         let id = match services.get(name) {
             Some(old) => old.info.id,
             None => {
-                let mut next = self.next_id.write();
                 *next += 1;
                 *next
             }
@@ -64,17 +71,26 @@ impl Services {
             .collect();
         let info = ServiceInfo { id, channel, name: name.into(), methods };
         services.insert(name.into(), Entry { info, handler });
+        self.services.store(Arc::new(table));
         id
     }
 
     /// Remove `name` from `channel`; whether it was registered.
     pub fn unregister(&self, channel: u32, name: &str) -> bool {
-        self.services.write().get_mut(&channel).and_then(|services| services.remove(name)).is_some()
+        let _changing = self.next_id.lock();
+        let mut table = Table::clone(&self.services.load());
+        let removed = table.get_mut(&channel).and_then(|services| services.remove(name)).is_some();
+        if removed {
+            self.services.store(Arc::new(table));
+        }
+        removed
     }
 
-    /// The handler of `name` on `channel`.
-    pub fn handler(&self, channel: u32, name: &str) -> Option<Handler> {
-        self.services.read().get(&channel)?.get(name).map(|e| e.handler.clone())
+    /// Run `f` with the handler of `name` on `channel`, if there is one. The table `f` sees stays
+    /// alive while it runs, even if the service is replaced or removed meanwhile.
+    pub fn with_handler<R>(&self, channel: u32, name: &str, f: impl FnOnce(Option<&Handler>) -> R) -> R {
+        let table = self.services.load();
+        f(table.get(&channel).and_then(|services| services.get(name)).map(|e| &e.handler))
     }
 
     /// Set the event handler of `channel`, or (`None`) of every channel without its own.
@@ -97,9 +113,8 @@ impl Services {
 
     /// The registered services, by id.
     pub fn registry(&self) -> Registry {
-        let channels = self.services.read();
-        let mut services: Vec<ServiceInfo> =
-            channels.values().flat_map(|s| s.values()).map(|e| e.info.clone()).collect();
+        let table = self.services.load();
+        let mut services: Vec<ServiceInfo> = table.values().flat_map(|s| s.values()).map(|e| e.info.clone()).collect();
         services.sort_by_key(|s| s.id);
         Registry { services }
     }

@@ -4,18 +4,21 @@ use crate::ipc::ring::RingStats;
 use crate::ipc::slots::SlotStats;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-/// Live counters of a session (local memory: the peer cannot change them).
+/// Live counters of a session (local memory: the peer cannot change them). Messages sent inline
+/// are not counted here: they are the outgoing ring's frames that are not slot messages.
 #[derive(Debug, Default)]
 pub struct Counters {
     pub(super) calls: AtomicU64,
+    /// Changed only by the reader-role holder ([`Counters::bump_by_reader`]).
     pub(super) requests_served: AtomicU64,
     pub(super) events_sent: AtomicU64,
+    /// Changed only by the reader-role holder.
     pub(super) events_received: AtomicU64,
-    pub(super) inline_sent: AtomicU64,
     pub(super) slot_sent: AtomicU64,
     pub(super) ring_full_waits: AtomicU64,
     pub(super) pool_full_waits: AtomicU64,
     pub(super) malformed: AtomicU64,
+    /// Changed only by the reader-role holder.
     pub(super) stray_answers: AtomicU64,
     pub(super) reply_failures: AtomicU64,
 }
@@ -23,6 +26,13 @@ pub struct Counters {
 impl Counters {
     pub(super) fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Relaxed);
+    }
+
+    /// Add one to a counter that only the reader-role holder changes: one thread at a time, and
+    /// the role's hand-over (a release and an acquire) orders the holders, so a load and a store
+    /// are exact, without the locked instruction of `bump`.
+    pub(super) fn bump_by_reader(counter: &AtomicU64) {
+        counter.store(counter.load(Relaxed).wrapping_add(1), Relaxed);
     }
 }
 
@@ -62,14 +72,14 @@ pub struct SessionStats {
 }
 
 impl Counters {
-    /// The snapshot, with the rings' and pools' counters filled in by the caller.
+    /// The snapshot, with the rings' and pools' counters (and the inline messages, counted by
+    /// the outgoing ring) filled in by the caller.
     pub(super) fn snapshot(&self) -> SessionStats {
         SessionStats {
             calls: self.calls.load(Relaxed),
             requests_served: self.requests_served.load(Relaxed),
             events_sent: self.events_sent.load(Relaxed),
             events_received: self.events_received.load(Relaxed),
-            inline_sent: self.inline_sent.load(Relaxed),
             slot_sent: self.slot_sent.load(Relaxed),
             ring_full_waits: self.ring_full_waits.load(Relaxed),
             pool_full_waits: self.pool_full_waits.load(Relaxed),

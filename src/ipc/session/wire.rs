@@ -80,30 +80,66 @@ impl Outgoing<'_> {
 
     /// Encode everything before the payload's bytes into `out` (cleared first), the payload's
     /// length included, and return the payload: `out` followed by the payload is what
-    /// [`Outgoing::encode_into`] writes, without copying the payload.
+    /// [`Outgoing::encode_into`] writes, without copying the payload. Requests, responses and
+    /// events (the messages of every call) are written directly, in postcard's format: the
+    /// variant's index, then each field (integers as varints, strings and byte strings as a
+    /// varint length and the bytes).
     pub fn encode_head_into<'a>(&self, out: &mut Vec<u8>) -> &'a [u8]
     where
         Self: 'a,
     {
-        let (head, payload) = match *self {
+        out.clear();
+        match *self {
             Outgoing::Request { id, channel, service, method, payload } => {
-                (Outgoing::Request { id, channel, service, method, payload: &[] }, payload)
+                push_varint(out, REQUEST);
+                push_varint(out, id);
+                push_varint(out, u64::from(channel));
+                push_str(out, service);
+                push_str(out, method);
+                push_varint(out, payload.len() as u64);
+                payload
             }
-            Outgoing::Response { id, payload } => (Outgoing::Response { id, payload: &[] }, payload),
-            Outgoing::Event { channel, topic, payload } => (Outgoing::Event { channel, topic, payload: &[] }, payload),
+            Outgoing::Response { id, payload } => {
+                push_varint(out, RESPONSE);
+                push_varint(out, id);
+                push_varint(out, payload.len() as u64);
+                payload
+            }
+            Outgoing::Event { channel, topic, payload } => {
+                push_varint(out, EVENT);
+                push_varint(out, u64::from(channel));
+                push_str(out, topic);
+                push_varint(out, payload.len() as u64);
+                payload
+            }
             other => {
                 other.encode_into(out);
-                return &[];
+                &[]
             }
-        };
-        head.encode_into(out);
-        // The payload is the last field: its empty form is a zero length, the last byte. Postcard
-        // writes a length as the varint of a `u64`.
-        out.pop();
-        *out =
-            postcard::to_extend(&(payload.len() as u64), std::mem::take(out)).expect("encoding into a Vec cannot fail");
-        payload
+        }
     }
+}
+
+/// The variant indices postcard writes for [`Outgoing::Request`], [`Outgoing::Response`] and
+/// [`Outgoing::Event`] (their places in the enum).
+const REQUEST: u64 = 1;
+const RESPONSE: u64 = 2;
+const EVENT: u64 = 4;
+
+/// Append `value` as a postcard varint: seven bits per byte, least significant first, the high
+/// bit set on every byte but the last.
+fn push_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push(value as u8 | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// Append a string as postcard does: its length as a varint, then its bytes.
+fn push_str(out: &mut Vec<u8>, text: &str) {
+    push_varint(out, text.len() as u64);
+    out.extend_from_slice(text.as_bytes());
 }
 
 /// The [`Message`] an [`Outgoing`] decodes to (for tests).

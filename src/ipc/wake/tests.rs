@@ -65,6 +65,20 @@ fn a_condition_that_holds_needs_no_park() {
 }
 
 #[test]
+fn uncounted_halves_skip_the_per_call_counters_only() {
+    let segment = Segment::create(&small_geometry()).unwrap();
+    let signal = Signal::new(&segment, 0, Event::Data).unwrap().uncounted();
+    signal.notify();
+    assert_eq!(signal.stats(), SignalStats::default());
+    let waiter = Waiter::new(&segment, 0, Event::Data).unwrap().uncounted().with_policy(parking());
+    waiter.wait_until(|| true, Instant::now()).unwrap();
+    let start = Instant::now();
+    assert_eq!(waiter.wait_until(|| false, start + Duration::from_millis(20)), Err(TimedOut));
+    let stats = waiter.stats();
+    assert_eq!((stats.waits, stats.spun, stats.timeouts), (0, 0, 1), "{stats:?}");
+}
+
+#[test]
 fn a_wait_with_nobody_notifying_times_out() {
     let segment = Segment::create(&small_geometry()).unwrap();
     let waiter = Waiter::new(&segment, 0, Event::Data).unwrap();
