@@ -473,3 +473,24 @@ mod c_abi {
         }
     }
 }
+
+/// The host's main thread calls a plugin that needs a main-thread service in the middle of its
+/// command: the service runs on the main thread while it waits.
+#[test]
+fn a_main_thread_service_from_a_plugin_called_on_the_main_thread() {
+    let host = host_with(&[declared("ui", "")]);
+    host.set_main_thread();
+    let main = std::thread::current().id();
+    host.register_service(
+        "app.double",
+        plughost::services::ServiceThreading::MainThread,
+        Arc::new(move |input: &[u8]| {
+            assert_eq!(std::thread::current().id(), main, "runs on the main thread");
+            Ok([input, input].concat())
+        }),
+    )
+    .unwrap();
+    let started = Instant::now();
+    assert_eq!(host.call_plugin("ui", "service", b"xy", None).unwrap(), b"xyxy");
+    assert!(started.elapsed() < Duration::from_secs(5), "no wait for a timeout");
+}
