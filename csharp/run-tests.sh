@@ -53,9 +53,10 @@ csc -target:library -define:NETCOREAPP -out:"$out/netcoreapp-check.dll" -r:Syste
 rm "$out/netcoreapp-check.dll"
 tests=(csharp/PlugHost.Tests/*.cs)
 csc -target:library -out:"$out/PlugHost.Tests.dll" -r:"$out/PlugHost.dll" -r:"$nunit_framework" -r:System.dll -r:System.Core.dll \
-    $(printf '%s\n' "${tests[@]}" | grep -v -e NativeProbe.cs -e SessionPeer.cs)
+    $(printf '%s\n' "${tests[@]}" | grep -v -e NativeProbe.cs -e SessionPeer.cs -e PluginPeer.cs)
 csc -target:exe -out:"$out/NativeProbe.exe" -r:"$out/PlugHost.dll" csharp/PlugHost.Tests/NativeProbe.cs
 csc -target:exe -out:"$out/SessionPeer.exe" -r:"$out/PlugHost.dll" csharp/PlugHost.Tests/SessionPeer.cs
+csc -target:exe -out:"$out/PluginPeer.exe" -r:"$out/PlugHost.dll" csharp/PlugHost.Tests/PluginPeer.cs
 assemblies=("$out/PlugHost.Tests.dll")
 
 if [ -d csharp/RevitLoader ]; then

@@ -6,7 +6,8 @@
 //! - `host_table`: the host side of the module ABI (the services table given to modules).
 //! - The exported `plughost_*` functions (feature `ffi`), one file per handle family: `version`,
 //!   `last_error`, `host`, `module`, `service`, `storage`, `event`, `buffer`, `session` (IPC
-//!   sessions, both peers; its handles use `handle`'s tombstones). Each export runs its
+//!   sessions, both peers; its handles use `handle`'s tombstones), `plugin_side` (writing an
+//!   out-of-process plugin: `plughost_plugin_run` and the host services). Each export runs its
 //!   body through [`boundary`](self) helpers that catch panics and record the last error.
 //!
 //! Conventions (see README "C API conventions"): the object first, then inputs, then outputs; a
@@ -40,6 +41,8 @@ mod host_cache;
 pub mod last_error;
 #[cfg(feature = "ffi")]
 pub mod module;
+#[cfg(feature = "ffi")]
+pub mod plugin_side;
 #[cfg(feature = "ffi")]
 pub mod service;
 #[cfg(feature = "ffi")]
