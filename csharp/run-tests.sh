@@ -34,9 +34,11 @@ for variant in NO_ENTRY:no_entry ABI_MISMATCH:abi_mismatch SHORT_TABLE:short_tab
     c_module tests/c/bad_modules.c "${variant%%:*}" "${variant##*:}"
 done
 c_module csharp/PlugHost.Tests/fixtures/fake_plughost_abi99.c "" fake_plughost_abi99
-# The C IPC peer (peer B of the session tests), linked to the library it runs with.
-cc -std=c11 -Wall -Wextra -Werror -O1 -I include -o "$fixtures/ipc_peer" examples/c/ipc_peer.c \
-    -L "$repo/target/debug" -lplughost -Wl,-rpath,"$repo/target/debug"
+# The C IPC peer (peer B of the session tests) and the C plugin, linked to the library they run with.
+for program in ipc_peer plugin_c; do
+    cc -std=c11 -Wall -Wextra -Werror -O1 -I include -o "$fixtures/$program" "examples/c/$program.c" \
+        -L "$repo/target/debug" -lplughost -Wl,-rpath,"$repo/target/debug"
+done
 
 echo "== C# (mcs $(mcs --version | awk '{print $NF}'), C# 7.2)"
 out=target/csharp-tests
@@ -53,9 +55,10 @@ csc -target:library -define:NETCOREAPP -out:"$out/netcoreapp-check.dll" -r:Syste
 rm "$out/netcoreapp-check.dll"
 tests=(csharp/PlugHost.Tests/*.cs)
 csc -target:library -out:"$out/PlugHost.Tests.dll" -r:"$out/PlugHost.dll" -r:"$nunit_framework" -r:System.dll -r:System.Core.dll \
-    $(printf '%s\n' "${tests[@]}" | grep -v -e NativeProbe.cs -e SessionPeer.cs)
+    $(printf '%s\n' "${tests[@]}" | grep -v -e NativeProbe.cs -e SessionPeer.cs -e PluginPeer.cs)
 csc -target:exe -out:"$out/NativeProbe.exe" -r:"$out/PlugHost.dll" csharp/PlugHost.Tests/NativeProbe.cs
 csc -target:exe -out:"$out/SessionPeer.exe" -r:"$out/PlugHost.dll" csharp/PlugHost.Tests/SessionPeer.cs
+csc -target:exe -out:"$out/PluginPeer.exe" -r:"$out/PlugHost.dll" csharp/PlugHost.Tests/PluginPeer.cs
 assemblies=("$out/PlugHost.Tests.dll")
 
 if [ -d csharp/RevitLoader ]; then

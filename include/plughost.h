@@ -97,6 +97,12 @@
 #define PLUGHOST_PLUGIN_RESTARTING 6
 
 /**
+ * The version of `plughost_plugin_def` this library reads; put it in the definition's
+ * `abi_version`.
+ */
+#define PLUGHOST_PLUGIN_ABI_VERSION 1
+
+/**
  * `flags` bit for `plughost_service_register`: the service runs only on the host's main thread.
  */
 #define PLUGHOST_SERVICE_MAIN_THREAD 1
@@ -391,6 +397,51 @@ typedef uint64_t plughost_module_id;
  * threads at once; it must not block for long.
  */
 typedef void (*plughost_plugin_state_callback)(void *user_data, const uint8_t *plugin, size_t plugin_len, uint32_t from, uint32_t to, const uint8_t *reason, size_t reason_len);
+
+/**
+ * A plugin's definition for `plughost_plugin_run`. Set `abi_version` to
+ * `PLUGHOST_PLUGIN_ABI_VERSION` and `struct_size` to `sizeof(plughost_plugin_def)`.
+ *
+ * - `initialize` (may be NULL): called once with the plugin's configuration (JSON text, may be
+ *   empty) before any command; return `PLUGHOST_OK`, or set a message with
+ *   `plughost_output_set_error(error, ...)` and return a `PLUGHOST_ERR_*` status.
+ * - `process` (required): run `command` (UTF-8) with `input`; write the answer with
+ *   `plughost_output_write(output, ...)` and return `PLUGHOST_OK`, or set a message with
+ *   `plughost_output_set_error` and return a `PLUGHOST_ERR_*` status (other non-zero numbers
+ *   are sent as `PLUGHOST_ERR_SERVICE_FAILED`). It may run on several threads at once.
+ * - `shutdown` (may be NULL): called once, when the host asks or when the session ends without
+ *   that, before `plughost_plugin_run` returns.
+ *
+ * Pointers given to the callbacks are valid only during the call. The callbacks run on
+ * plughost's or the program's threads, possibly several at once, and may call the
+ * `plughost_plugin_*` host services.
+ */
+typedef struct {
+  /**
+   * `PLUGHOST_PLUGIN_ABI_VERSION`.
+   */
+  uint32_t abi_version;
+  /**
+   * `sizeof(plughost_plugin_def)`.
+   */
+  uint32_t struct_size;
+  /**
+   * Passed to every callback.
+   */
+  void *user_data;
+  /**
+   * Initialise with the configuration (may be NULL).
+   */
+  int32_t (*initialize)(void *user_data, const uint8_t *config, size_t config_len, plughost_output *error);
+  /**
+   * Run a command (required).
+   */
+  int32_t (*process)(void *user_data, const uint8_t *command, size_t command_len, const uint8_t *input, size_t input_len, plughost_output *output);
+  /**
+   * Release the plugin's resources (may be NULL).
+   */
+  void (*shutdown)(void *user_data);
+} plughost_plugin_def;
 
 /**
  * A service callback: read `input`, write the result with `plughost_output_write`, return
@@ -778,6 +829,139 @@ int32_t plughost_plugin_subscribe_states(const plughost_host *host, plughost_plu
  * Threads: any.
  */
 int32_t plughost_plugin_unsubscribe_states(const plughost_host *host, uint64_t subscription);
+
+/**
+ * Run the plugin `def` in this process, which a plughost host started with an IPC session:
+ * attach, call `initialize`, `process` and `shutdown` as the host asks, and return when the
+ * session ends. The result is the exit code for `main` to return:
+ *
+ * - 0: the host asked the plugin to shut down, or said goodbye;
+ * - 1: the session failed (the host died, or sent malformed data);
+ * - 2: the plugin did not run: `def` is NULL, its `abi_version` is not
+ *   `PLUGHOST_PLUGIN_ABI_VERSION`, its `struct_size` too small or `process` NULL, the process
+ *   was not started by a host, the host's settings are invalid, or a plugin runs already;
+ * - 101: a panic inside plughost while the plugin ran (a caller in flight got
+ *   `PLUGHOST_ERR_PANIC`).
+ *
+ * Every non-zero code comes with a one-line reason on standard error (the host captures
+ * standard output and error into its log). The definition is copied at the start.
+ *
+ * # Safety
+ * `def` NULL or valid for reads of its `struct_size` bytes; its callbacks valid for their
+ * signatures, and they and `user_data` safe to use from several threads at once until this
+ * returns.
+ *
+ * Threads: any, once at a time per process (usually `main`'s thread).
+ */
+int32_t plughost_plugin_run(const plughost_plugin_def *def);
+
+/**
+ * Log `message` (UTF-8) under the plugin's name at `level` (`PLUGHOST_LOG_ERROR` (1) to
+ * `PLUGHOST_LOG_TRACE` (5)).
+ *
+ * Errors: `INVALID_HANDLE` (no plugin is running), `INVALID_ARGUMENT` (level), `INVALID_UTF8`,
+ * and the session's errors (`IPC_CLOSED`, `IPC_PEER_DEAD`, `IPC_TIMEOUT`, ...).
+ *
+ * # Safety
+ * `message` valid for `message_len` bytes.
+ *
+ * Threads: any, while `plughost_plugin_run` runs (also inside the plugin's callbacks).
+ */
+int32_t plughost_plugin_log(uint32_t level, const uint8_t *message, size_t message_len);
+
+/**
+ * The value stored under `key` (UTF-8) in the host's storage, in a new buffer in `out_value`.
+ *
+ * Errors: `KEY_NOT_FOUND` (no value), `INVALID_HANDLE` (no plugin is running), the session's
+ * errors, and the host's (its status kept, its message in the last error).
+ *
+ * # Safety
+ * `key` valid for `key_len` bytes; `out_value` valid for a write.
+ *
+ * Threads: any, while `plughost_plugin_run` runs.
+ */
+int32_t plughost_plugin_storage_get(const uint8_t *key, size_t key_len, plughost_buffer *out_value);
+
+/**
+ * Store `value` under `key` (UTF-8) in the host's storage.
+ *
+ * Errors: `LIMIT_REACHED` (the storage is full), `INVALID_HANDLE` (no plugin is running), the
+ * session's errors.
+ *
+ * # Safety
+ * `key` and `value` valid for their lengths.
+ *
+ * Threads: any, while `plughost_plugin_run` runs.
+ */
+int32_t plughost_plugin_storage_set(const uint8_t *key, size_t key_len, const uint8_t *value, size_t value_len);
+
+/**
+ * Call the host's service `name` (UTF-8) with `input`; its result in a new buffer in
+ * `out_result`.
+ *
+ * Errors: `SERVICE_NOT_FOUND`, the service's own status (its message in the last error),
+ * `INVALID_HANDLE` (no plugin is running), the session's errors.
+ *
+ * # Safety
+ * `name` and `input` valid for their lengths; `out_result` valid for a write.
+ *
+ * Threads: any, while `plughost_plugin_run` runs.
+ */
+int32_t plughost_plugin_call_service(const uint8_t *name, size_t name_len, const uint8_t *input, size_t input_len, plughost_buffer *out_result);
+
+/**
+ * Publish `payload` under `topic` (UTF-8) on the host's event bus, with the plugin's name as
+ * the source; the number of subscribers reached goes to `out_reached` (may be NULL).
+ *
+ * Errors: `INVALID_HANDLE` (no plugin is running), the session's errors.
+ *
+ * # Safety
+ * `topic` and `payload` valid for their lengths; `out_reached` NULL or valid for a write.
+ *
+ * Threads: any, while `plughost_plugin_run` runs.
+ */
+int32_t plughost_plugin_publish(const uint8_t *topic, size_t topic_len, const uint8_t *payload, size_t payload_len, uint64_t *out_reached);
+
+/**
+ * Subscribe `callback` to the host's bus events of `topic` (UTF-8; `*` for every topic), the
+ * plugin's own publications included; the subscription's id goes to `out_subscription`. The
+ * callback gets the topic, the source (`host`, a module's or a plugin's name), the payload (all
+ * valid only during the call) and the bus's sequence number, on the thread that reads the
+ * event, one event at a time. `destroy_user_data` (may be NULL) runs once the subscription
+ * ended and no delivery uses it, at the latest before `plughost_plugin_run` returns.
+ *
+ * plughost owns `user_data` from this call on, even when it fails. Errors: `NULL_ARGUMENT`,
+ * `INVALID_HANDLE` (no plugin is running), the session's errors.
+ *
+ * # Safety
+ * `topic` valid for `topic_len` bytes; `out_subscription` valid for a write; the callback and
+ * user data valid until destroyed.
+ *
+ * Threads: any, while `plughost_plugin_run` runs.
+ */
+int32_t plughost_plugin_subscribe(const uint8_t *topic, size_t topic_len, plughost_event_callback callback, void *user_data, plughost_destroy_callback destroy_user_data, uint64_t *out_subscription);
+
+/**
+ * End the subscription `subscription`; its `destroy_user_data` runs once no delivery uses it.
+ *
+ * Errors: the host's status for an unknown subscription, `INVALID_HANDLE` (no plugin is
+ * running), the session's errors.
+ *
+ * Threads: any, while `plughost_plugin_run` runs.
+ */
+int32_t plughost_plugin_unsubscribe(uint64_t subscription);
+
+/**
+ * The running plugin's name (UTF-8), as the host knows it, in a new buffer in `out_name`.
+ *
+ * Errors: `INVALID_HANDLE` (no plugin is running).
+ *
+ * # Safety
+ * `out_name` valid for a write.
+ *
+ * Threads: any, while `plughost_plugin_run` runs.
+ */
+int32_t plughost_plugin_name(plughost_buffer *out_name);
 
 /**
  * Register a service under `name` (UTF-8, unique). Modules reach it through their host table;

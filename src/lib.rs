@@ -9,7 +9,9 @@
 //! - [`host`]: the host and its lifecycle; [`config`]: configuration and validation;
 //! - [`modules`]: loading, swapping and unloading work modules; [`sdk`]: writing modules in Rust;
 //! - [`services`], [`storage`], [`events`]: host services; [`logging`], [`health`]: observability;
-//! - [`platform`]: the per-OS pieces; [`ffi`]: the C ABI, the only place with `extern "C"`.
+//! - [`platform`]: the per-OS pieces; [`ffi`]: the C ABI, the only place with `extern "C"`;
+//! - [`ipc`]: shared-memory sessions; [`plugins`]: the protocol of out-of-process plugins;
+//!   [`plugin`]: writing such a plugin in Rust.
 //!
 //! Features: `host` (the host itself) and `ffi` (the exported C ABI), both default. A work module
 //! depends on plughost with `default-features = false` and gets only the [`sdk`] and the module ABI.
@@ -39,6 +41,9 @@ pub mod logging;
 pub mod modules;
 #[cfg(feature = "host")]
 pub mod platform;
+/// cbindgen:ignore
+#[cfg(feature = "host")]
+pub mod plugin;
 /// cbindgen:ignore
 #[cfg(feature = "host")]
 pub mod plugins;

@@ -3,7 +3,8 @@
 //! LeakSanitizer and UBSan; checks the layout of the module ABI tables in
 //! `include/plughost_module.h` against `src/ffi/module_abi.rs`; and builds and runs the C host
 //! example `examples/c/host.c`. The C test program is also peer A of IPC sessions whose peer B is
-//! the C example `examples/c/ipc_peer.c`.
+//! the C example `examples/c/ipc_peer.c`. The C plugin example `examples/c/plugin_c.c` runs under
+//! the fake plugin host of `support/fake_host.rs`.
 //!
 //! Linux only: the C test relies on glibc's behaviour for pinned libraries, on POSIX threads and
 //! file calls, and on ELF linking with an rpath.
@@ -12,11 +13,15 @@
 mod support;
 
 use plughost::ffi::module_abi::{HostApiV1, ModuleTableV1};
+use plughost::ipc::session::IpcError;
+use plughost::status::*;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::fake_host::{remote_failure, Bus, FakeHost};
 use support::{fixtures, repo, Sandbox};
 
 /// How long one C program may run before it is killed and the test fails (a deadlock, say).
@@ -305,4 +310,47 @@ fn c_host_example_builds_and_runs() {
     assert!(hello < good_day, "version 1 greets before the reload, version 2 after");
     assert!(out.contains("\"status\""), "the health JSON is printed");
     assert!(err.contains("module loaded"), "the log callback prints to stderr");
+}
+
+#[test]
+fn c_plugin_example_runs_under_a_host() {
+    let sb = Sandbox::new();
+    let exe = sb.dir.path().join("plugin_c");
+    compile(&[repo().join("examples/c/plugin_c.c")], &exe, &["-g"], true);
+    let bus = Arc::new(Bus::default());
+    let mut host = FakeHost::start(&bus, &exe, &[], "cplug");
+    host.initialize(r#"{"Mode": "c"}"#).unwrap();
+    assert_eq!(host.command("config", "").unwrap(), r#"{"Mode": "c"}"#);
+    assert_eq!(host.command("echo", "ping").unwrap(), "ping");
+    assert_eq!(host.command("upper", "shout").unwrap(), "SHOUT");
+    assert_eq!(host.command("name", "").unwrap(), "cplug");
+    assert_eq!(host.command("pid", "").unwrap(), host.child.id().to_string());
+    // Host services called while the host's request runs.
+    host.command("store", "colour=blue").unwrap();
+    assert_eq!(bus.storage.lock().unwrap()["colour"], b"blue");
+    assert_eq!(host.command("get", "colour").unwrap(), "blue");
+    let (status, message) = remote_failure(host.command("get", "size"));
+    assert_eq!(status, PLUGHOST_ERR_KEY_NOT_FOUND);
+    assert!(message.contains("no value under \"size\""), "{message}");
+    assert_eq!(host.command("call", "greet c").unwrap(), "hello c");
+    assert_eq!(remote_failure(host.command("call", "nothing")).0, PLUGHOST_ERR_SERVICE_NOT_FOUND);
+    let id = host.command("subscribe", "plugin_c.news").unwrap();
+    assert_eq!(host.command("publish", "hi").unwrap(), "1", "its own subscription is reached");
+    bus.publish("host", "plugin_c.news", b"more");
+    host.eventually("two events", || host.command("events", "").unwrap() == "2");
+    host.command("unsubscribe", &id).unwrap();
+    assert_eq!(remote_failure(host.command("unsubscribe", &id)).0, PLUGHOST_ERR_INVALID_HANDLE);
+    assert_eq!(host.command("publish", "again").unwrap(), "0");
+    assert_eq!(bus.published.lock().unwrap()[0], ("cplug".into(), "plugin_c.news".into(), b"hi".to_vec()));
+    let (status, _) = remote_failure(host.command("fly", ""));
+    assert_eq!(status, PLUGHOST_ERR_MODULE_UNKNOWN_COMMAND);
+    host.shutdown().unwrap();
+    assert_eq!(host.wait_exit().code(), Some(0));
+    let logged: Vec<String> = bus.logged("cplug").into_iter().map(|(_, m)| m).collect();
+    assert_eq!(logged, ["plugin_c ready", "plugin_c stops"]);
+
+    // A crash fails the call in flight; the host sees the peer die.
+    let mut host = FakeHost::start(&bus, &exe, &[], "cplug2");
+    assert!(matches!(host.command("abort", ""), Err(IpcError::PeerDead(_))));
+    assert!(host.wait_exit().code().is_none(), "killed by SIGABRT");
 }

@@ -30,12 +30,12 @@ namespace PlugHost.Tests
             {
                 Assert.AreEqual(PluginState.Running, host.GetPluginState("cplug"));
                 Assert.AreEqual("ping", Text(host.CallPlugin("cplug", "echo", Encoding.UTF8.GetBytes("ping"))));
-                host.CallPlugin("cplug", "store", Encoding.UTF8.GetBytes("kept"));
+                host.CallPlugin("cplug", "store", Encoding.UTF8.GetBytes("plugin_c.value=kept"));
                 Assert.AreEqual("kept", Text(host.StorageGet("plugin_c.value")));
                 Assert.Throws<PluginCrashedException>(() => host.CallPlugin("cplug", "abort"));
                 Assert.AreEqual("back", Text(host.CallPlugin("cplug", "echo", Encoding.UTF8.GetBytes("back"), 20000)));
                 CollectionAssert.Contains(changes.ToArray(), "cplug:Restarting");
-                StringAssert.Contains("no command", Assert.Throws<PluginFailedException>(() => host.CallPlugin("cplug", "no-such-command")).Message);
+                StringAssert.Contains("no such command", Assert.Throws<PluginFailedException>(() => host.CallPlugin("cplug", "no-such-command")).Message);
                 Assert.Throws<PluginNotFoundException>(() => host.CallPlugin("nobody", "echo"));
                 JsonValue list = JsonValue.Parse(host.PluginsJson());
                 Assert.AreEqual("cplug", list[0]["name"].AsString);

@@ -29,6 +29,15 @@ namespace PlugHost
         internal static readonly NativeMethods.plughost_session_on_event_destroy_user_data_delegate SessionEventDestroy = Release;
         internal static readonly NativeMethods.plughost_plugin_subscribe_states_callback_delegate PluginState = OnPluginState;
         internal static readonly NativeMethods.plughost_plugin_subscribe_states_destroy_user_data_delegate PluginStateDestroy = Release;
+        internal static readonly NativeMethods.plughost_plugin_subscribe_callback_delegate PluginEvent = OnEvent;
+        internal static readonly NativeMethods.plughost_plugin_subscribe_destroy_user_data_delegate PluginEventDestroy = Release;
+
+        // The callbacks of plughost_plugin_def (its fields are plain pointers): their signatures
+        // are those of a service callback (initialize), a session handler (process) and a pump
+        // callback (shutdown), so those delegate types serve.
+        internal static readonly NativeMethods.plughost_service_register_callback_delegate PluginInitialize = OnPluginInitialize;
+        internal static readonly NativeMethods.plughost_session_register_handler_delegate PluginProcess = OnPluginProcess;
+        internal static readonly NativeMethods.plughost_host_set_pump_callback_callback_delegate PluginShutdown = OnPluginShutdown;
 
         private static long released;
 
@@ -91,6 +100,42 @@ namespace PlugHost
             catch (Exception e)
             {
                 return Fail(output, e);
+            }
+        }
+
+        private static int OnPluginInitialize(void* user, byte* config, UIntPtr configLength, plughost_output* error)
+        {
+            try
+            {
+                State<IPlugin>(user).Initialize(Interop.CopyUtf8(config, configLength));
+                return NativeMethods.PLUGHOST_OK;
+            }
+            catch (Exception e)
+            {
+                return Fail(error, e);
+            }
+        }
+
+        private static int OnPluginProcess(void* user, byte* command, UIntPtr commandLength, byte* input, UIntPtr inputLength, plughost_output* output)
+        {
+            try
+            {
+                return Answer(output, State<IPlugin>(user).Process(Interop.CopyUtf8(command, commandLength), Interop.Copy(input, inputLength)));
+            }
+            catch (Exception e)
+            {
+                return Fail(output, e);
+            }
+        }
+
+        private static void OnPluginShutdown(void* user)
+        {
+            try
+            {
+                State<IPlugin>(user).Shutdown();
+            }
+            catch (Exception)
+            {
             }
         }
 

@@ -46,6 +46,11 @@ namespace PlugHost.Native
         /// </summary>
         internal const uint PLUGHOST_PLUGIN_RESTARTING = 6;
         /// <summary>
+        ///  The version of `plughost_plugin_def` this library reads; put it in the definition's
+        ///  `abi_version`.
+        /// </summary>
+        internal const uint PLUGHOST_PLUGIN_ABI_VERSION = 1;
+        /// <summary>
         ///  `flags` bit for `plughost_service_register`: the service runs only on the host's main thread.
         /// </summary>
         internal const uint PLUGHOST_SERVICE_MAIN_THREAD = 1;
@@ -253,6 +258,12 @@ namespace PlugHost.Native
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void plughost_host_set_pump_callback_destroy_user_data_delegate(void* user_data);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void plughost_plugin_subscribe_callback_delegate(void* user_data, byte* topic, System.UIntPtr topic_len, byte* source, System.UIntPtr source_len, byte* payload, System.UIntPtr payload_len, ulong sequence);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void plughost_plugin_subscribe_destroy_user_data_delegate(void* user_data);
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void plughost_plugin_subscribe_states_callback_delegate(void* user_data, byte* plugin, System.UIntPtr plugin_len, uint from, uint to, byte* reason, System.UIntPtr reason_len);
@@ -657,6 +668,148 @@ namespace PlugHost.Native
         internal static extern int plughost_plugin_unsubscribe_states(plughost_host* host, ulong subscription);
 
         /// <summary>
+        ///  Run the plugin `def` in this process, which a plughost host started with an IPC session:
+        ///  attach, call `initialize`, `process` and `shutdown` as the host asks, and return when the
+        ///  session ends. The result is the exit code for `main` to return:
+        ///
+        ///  - 0: the host asked the plugin to shut down, or said goodbye;
+        ///  - 1: the session failed (the host died, or sent malformed data);
+        ///  - 2: the plugin did not run: `def` is NULL, its `abi_version` is not
+        ///    `PLUGHOST_PLUGIN_ABI_VERSION`, its `struct_size` too small or `process` NULL, the process
+        ///    was not started by a host, the host's settings are invalid, or a plugin runs already;
+        ///  - 101: a panic inside plughost while the plugin ran (a caller in flight got
+        ///    `PLUGHOST_ERR_PANIC`).
+        ///
+        ///  Every non-zero code comes with a one-line reason on standard error (the host captures
+        ///  standard output and error into its log). The definition is copied at the start.
+        ///
+        ///  # Safety
+        ///  `def` NULL or valid for reads of its `struct_size` bytes; its callbacks valid for their
+        ///  signatures, and they and `user_data` safe to use from several threads at once until this
+        ///  returns.
+        ///
+        ///  Threads: any, once at a time per process (usually `main`'s thread).
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_plugin_run", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_plugin_run(plughost_plugin_def* def);
+
+        /// <summary>
+        ///  Log `message` (UTF-8) under the plugin's name at `level` (`PLUGHOST_LOG_ERROR` (1) to
+        ///  `PLUGHOST_LOG_TRACE` (5)).
+        ///
+        ///  Errors: `INVALID_HANDLE` (no plugin is running), `INVALID_ARGUMENT` (level), `INVALID_UTF8`,
+        ///  and the session's errors (`IPC_CLOSED`, `IPC_PEER_DEAD`, `IPC_TIMEOUT`, ...).
+        ///
+        ///  # Safety
+        ///  `message` valid for `message_len` bytes.
+        ///
+        ///  Threads: any, while `plughost_plugin_run` runs (also inside the plugin's callbacks).
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_plugin_log", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_plugin_log(uint level, byte* message, System.UIntPtr message_len);
+
+        /// <summary>
+        ///  The value stored under `key` (UTF-8) in the host's storage, in a new buffer in `out_value`.
+        ///
+        ///  Errors: `KEY_NOT_FOUND` (no value), `INVALID_HANDLE` (no plugin is running), the session's
+        ///  errors, and the host's (its status kept, its message in the last error).
+        ///
+        ///  # Safety
+        ///  `key` valid for `key_len` bytes; `out_value` valid for a write.
+        ///
+        ///  Threads: any, while `plughost_plugin_run` runs.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_plugin_storage_get", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_plugin_storage_get(byte* key, System.UIntPtr key_len, ulong* out_value);
+
+        /// <summary>
+        ///  Store `value` under `key` (UTF-8) in the host's storage.
+        ///
+        ///  Errors: `LIMIT_REACHED` (the storage is full), `INVALID_HANDLE` (no plugin is running), the
+        ///  session's errors.
+        ///
+        ///  # Safety
+        ///  `key` and `value` valid for their lengths.
+        ///
+        ///  Threads: any, while `plughost_plugin_run` runs.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_plugin_storage_set", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_plugin_storage_set(byte* key, System.UIntPtr key_len, byte* value, System.UIntPtr value_len);
+
+        /// <summary>
+        ///  Call the host's service `name` (UTF-8) with `input`; its result in a new buffer in
+        ///  `out_result`.
+        ///
+        ///  Errors: `SERVICE_NOT_FOUND`, the service's own status (its message in the last error),
+        ///  `INVALID_HANDLE` (no plugin is running), the session's errors.
+        ///
+        ///  # Safety
+        ///  `name` and `input` valid for their lengths; `out_result` valid for a write.
+        ///
+        ///  Threads: any, while `plughost_plugin_run` runs.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_plugin_call_service", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_plugin_call_service(byte* name, System.UIntPtr name_len, byte* input, System.UIntPtr input_len, ulong* out_result);
+
+        /// <summary>
+        ///  Publish `payload` under `topic` (UTF-8) on the host's event bus, with the plugin's name as
+        ///  the source; the number of subscribers reached goes to `out_reached` (may be NULL).
+        ///
+        ///  Errors: `INVALID_HANDLE` (no plugin is running), the session's errors.
+        ///
+        ///  # Safety
+        ///  `topic` and `payload` valid for their lengths; `out_reached` NULL or valid for a write.
+        ///
+        ///  Threads: any, while `plughost_plugin_run` runs.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_plugin_publish", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_plugin_publish(byte* topic, System.UIntPtr topic_len, byte* payload, System.UIntPtr payload_len, ulong* out_reached);
+
+        /// <summary>
+        ///  Subscribe `callback` to the host's bus events of `topic` (UTF-8; `*` for every topic), the
+        ///  plugin's own publications included; the subscription's id goes to `out_subscription`. The
+        ///  callback gets the topic, the source (`host`, a module's or a plugin's name), the payload (all
+        ///  valid only during the call) and the bus's sequence number, on the thread that reads the
+        ///  event, one event at a time. `destroy_user_data` (may be NULL) runs once the subscription
+        ///  ended and no delivery uses it, at the latest before `plughost_plugin_run` returns.
+        ///
+        ///  plughost owns `user_data` from this call on, even when it fails. Errors: `NULL_ARGUMENT`,
+        ///  `INVALID_HANDLE` (no plugin is running), the session's errors.
+        ///
+        ///  # Safety
+        ///  `topic` valid for `topic_len` bytes; `out_subscription` valid for a write; the callback and
+        ///  user data valid until destroyed.
+        ///
+        ///  Threads: any, while `plughost_plugin_run` runs.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_plugin_subscribe", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_plugin_subscribe(byte* topic, System.UIntPtr topic_len, plughost_plugin_subscribe_callback_delegate callback, void* user_data, plughost_plugin_subscribe_destroy_user_data_delegate destroy_user_data, ulong* out_subscription);
+
+        /// <summary>
+        ///  End the subscription `subscription`; its `destroy_user_data` runs once no delivery uses it.
+        ///
+        ///  Errors: the host's status for an unknown subscription, `INVALID_HANDLE` (no plugin is
+        ///  running), the session's errors.
+        ///
+        ///  Threads: any, while `plughost_plugin_run` runs.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_plugin_unsubscribe", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_plugin_unsubscribe(ulong subscription);
+
+        /// <summary>
+        ///  The running plugin's name (UTF-8), as the host knows it, in a new buffer in `out_name`.
+        ///
+        ///  Errors: `INVALID_HANDLE` (no plugin is running).
+        ///
+        ///  # Safety
+        ///  `out_name` valid for a write.
+        ///
+        ///  Threads: any, while `plughost_plugin_run` runs.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_plugin_name", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_plugin_name(ulong* out_name);
+
+        /// <summary>
         ///  Register a service under `name` (UTF-8, unique). Modules reach it through their host table;
         ///  the application through `plughost_service_call`. With `PLUGHOST_SERVICE_MAIN_THREAD` in
         ///  `flags`, calls made off the main thread wait until it pumps (see `plughost_host_pump`), and calls
@@ -1024,6 +1177,53 @@ namespace PlugHost.Native
     [StructLayout(LayoutKind.Sequential)]
     internal unsafe partial struct plughost_host
     {
+    }
+
+    /// <summary>
+    ///  A plugin's definition for `plughost_plugin_run`. Set `abi_version` to
+    ///  `PLUGHOST_PLUGIN_ABI_VERSION` and `struct_size` to `sizeof(plughost_plugin_def)`.
+    ///
+    ///  - `initialize` (may be NULL): called once with the plugin's configuration (JSON text, may be
+    ///    empty) before any command; return `PLUGHOST_OK`, or set a message with
+    ///    `plughost_output_set_error(error, ...)` and return a `PLUGHOST_ERR_*` status.
+    ///  - `process` (required): run `command` (UTF-8) with `input`; write the answer with
+    ///    `plughost_output_write(output, ...)` and return `PLUGHOST_OK`, or set a message with
+    ///    `plughost_output_set_error` and return a `PLUGHOST_ERR_*` status (other non-zero numbers
+    ///    are sent as `PLUGHOST_ERR_SERVICE_FAILED`). It may run on several threads at once.
+    ///  - `shutdown` (may be NULL): called once, when the host asks or when the session ends without
+    ///    that, before `plughost_plugin_run` returns.
+    ///
+    ///  Pointers given to the callbacks are valid only during the call. The callbacks run on
+    ///  plughost's or the program's threads, possibly several at once, and may call the
+    ///  `plughost_plugin_*` host services.
+    /// </summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal unsafe partial struct plughost_plugin_def
+    {
+        /// <summary>
+        ///  `PLUGHOST_PLUGIN_ABI_VERSION`.
+        /// </summary>
+        public uint abi_version;
+        /// <summary>
+        ///  `sizeof(plughost_plugin_def)`.
+        /// </summary>
+        public uint struct_size;
+        /// <summary>
+        ///  Passed to every callback.
+        /// </summary>
+        public void* user_data;
+        /// <summary>
+        ///  Initialise with the configuration (may be NULL).
+        /// </summary>
+        public void* initialize;
+        /// <summary>
+        ///  Run a command (required).
+        /// </summary>
+        public void* process;
+        /// <summary>
+        ///  Release the plugin's resources (may be NULL).
+        /// </summary>
+        public void* shutdown;
     }
 
     /// <summary>

@@ -1,17 +1,10 @@
 //! The panic boundary and result helper every export goes through.
 
 use super::last_error;
+use super::module_sdk::panic_message;
 use crate::error::{Error, ErrorKind, Result};
 use crate::status::PLUGHOST_OK;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_owned())
-}
 
 /// Run `body`; map `Ok` to `PLUGHOST_OK`, an error to its status (recording the last error), and a
 /// panic to `PLUGHOST_ERR_PANIC`. Nothing unwinds past this point.
@@ -22,7 +15,7 @@ pub(crate) fn status(body: impl FnOnce() -> Result<()>) -> i32 {
         Ok(Err(error)) => last_error::record(&error),
         Err(payload) => last_error::record(&Error::new(
             ErrorKind::Panic,
-            format!("plughost panicked: {}", panic_text(payload.as_ref())),
+            format!("plughost panicked: {}", panic_message(payload.as_ref())),
         )),
     }
 }

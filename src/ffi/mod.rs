@@ -5,8 +5,10 @@
 //!   Rust SDK's shims. Always built, so that modules can depend on plughost without the host.
 //! - `host_table`: the host side of the module ABI (the services table given to modules).
 //! - The exported `plughost_*` functions (feature `ffi`), one file per handle family: `version`,
-//!   `last_error`, `host`, `module`, `service`, `storage`, `event`, `buffer`, `plugin` (out-of-process plugins, host side), `session` (IPC
-//!   sessions, both peers; its handles use `handle`'s tombstones). Each export runs its
+//!   `last_error`, `host`, `module`, `service`, `storage`, `event`, `buffer`, `session` (IPC
+//!   sessions, both peers; its handles use `handle`'s tombstones), `plugin` (out-of-process
+//!   plugins, the host's side), `plugin_side` (writing an out-of-process plugin:
+//!   `plughost_plugin_run` and the host services). Each export runs its
 //!   body through [`boundary`](self) helpers that catch panics and record the last error.
 //!
 //! Conventions (see README "C API conventions"): the object first, then inputs, then outputs; a
@@ -42,6 +44,8 @@ pub mod last_error;
 pub mod module;
 #[cfg(feature = "ffi")]
 pub mod plugin;
+#[cfg(feature = "ffi")]
+pub mod plugin_side;
 #[cfg(feature = "ffi")]
 pub mod service;
 #[cfg(feature = "ffi")]

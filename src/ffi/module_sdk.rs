@@ -28,13 +28,14 @@ pub const fn table<T: WorkModule>(name: &'static str, version: &'static str) -> 
     }
 }
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+/// The text of a panic's payload (a `&str` or a `String`; anything else is "unknown panic").
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {
         s.clone()
     } else {
-        "module panicked".to_owned()
+        "unknown panic".to_owned()
     }
 }
 

@@ -338,12 +338,18 @@ fn c_handler(
         // input and the sink are valid for the call.
         let code =
             unsafe { callback(user.get(), method.as_ptr(), method.len(), input.as_ptr(), input.len(), &mut sink) };
-        if code == PLUGHOST_OK {
-            return Ok(sink.data);
-        }
-        let status = if ErrorKind::from_code(code).is_some() { code } else { PLUGHOST_ERR_SERVICE_FAILED };
-        Err((status, sink.error.unwrap_or_else(|| format!("the handler returned {code}"))))
+        handler_answer(code, sink)
     })
+}
+
+/// A C handler's answer from its return code and what it wrote: the bytes on `PLUGHOST_OK`, else
+/// the status (an unknown number becomes `SERVICE_FAILED`) and the message.
+pub(super) fn handler_answer(code: i32, sink: OutputSink) -> std::result::Result<Vec<u8>, (i32, String)> {
+    if code == PLUGHOST_OK {
+        return Ok(sink.data);
+    }
+    let status = if ErrorKind::from_code(code).is_some() { code } else { PLUGHOST_ERR_SERVICE_FAILED };
+    Err((status, sink.error.unwrap_or_else(|| format!("the handler returned {code}"))))
 }
 
 /// Serve `service` (UTF-8) on data channel `channel`: the peer's calls of it on that channel run

@@ -42,6 +42,19 @@ pub struct Session {
     never: Infallible,
 }
 
+/// A weak session handle: never made on this platform.
+#[derive(Clone, Debug)]
+pub struct SessionHandle {
+    never: Infallible,
+}
+
+impl SessionHandle {
+    /// Unreachable.
+    pub fn call_on(&self, _: u32, _: &str, _: &str, _: &[u8], _: Duration) -> Result<Vec<u8>, IpcError> {
+        match self.never {}
+    }
+}
+
 /// A child hand-off: never made on this platform.
 #[derive(Debug)]
 pub struct ChildHandoff {
@@ -108,6 +121,11 @@ impl Session {
 
     /// Unreachable.
     pub fn serve_in_background(&self) -> Result<(), IpcError> {
+        match self.never {}
+    }
+
+    /// Unreachable.
+    pub fn handle(&self) -> SessionHandle {
         match self.never {}
     }
 

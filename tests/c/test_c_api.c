@@ -1845,6 +1845,57 @@ static void test_ipc_session_errors(void) {
 
 /* ---------------------------------------------------------------------------------------------- */
 
+/* ---------------------------------------------------------------------------------------------- */
+/* The plugin side: plughost_plugin_* outside a running plugin (examples/c/plugin_c.c runs under  */
+/* a host in tests/c_api.rs)                                                                      */
+/* ---------------------------------------------------------------------------------------------- */
+
+static int32_t plugin_process_never(void *user_data, const uint8_t *command, size_t command_len,
+                                    const uint8_t *input, size_t input_len, plughost_output *output) {
+    (void)user_data, (void)command, (void)command_len, (void)input, (void)input_len, (void)output;
+    return PLUGHOST_OK;
+}
+
+static void test_plugin_side(void) {
+    plughost_buffer out = 7;
+    uint64_t id = 7;
+    CHECK_STATUS(plughost_plugin_log(PLUGHOST_LOG_INFO, STR("hello")), PLUGHOST_ERR_INVALID_HANDLE);
+    CHECK_LAST_ERROR_CONTAINS("no plugin is running");
+    CHECK_STATUS(plughost_plugin_log(PLUGHOST_LOG_INFO, BAD_UTF8), PLUGHOST_ERR_INVALID_UTF8);
+    CHECK_STATUS(plughost_plugin_storage_get(STR("k"), &out), PLUGHOST_ERR_INVALID_HANDLE);
+    CHECK_STATUS(plughost_plugin_storage_get(STR("k"), NULL), PLUGHOST_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(plughost_plugin_storage_set(STR("k"), STR("v")), PLUGHOST_ERR_INVALID_HANDLE);
+    CHECK_STATUS(plughost_plugin_storage_set(NULL, 3, STR("v")), PLUGHOST_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(plughost_plugin_call_service(STR("s"), NULL, 0, &out), PLUGHOST_ERR_INVALID_HANDLE);
+    CHECK_STATUS(plughost_plugin_call_service(STR(""), NULL, 0, &out), PLUGHOST_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(plughost_plugin_publish(STR("t"), STR("p"), NULL), PLUGHOST_ERR_INVALID_HANDLE);
+    CHECK_STATUS(plughost_plugin_publish(STR("t"), STR("p"), &id), PLUGHOST_ERR_INVALID_HANDLE);
+    counter_probe probe = {0};
+    CHECK_STATUS(plughost_plugin_subscribe(STR("t"), event_cb, &probe, counter_destroy, &id),
+                 PLUGHOST_ERR_INVALID_HANDLE);
+    CHECK(atomic_load(&probe.destroyed) == 1); /* plughost owned the user data, even on failure */
+    CHECK_STATUS(plughost_plugin_subscribe(STR("t"), NULL, &probe, counter_destroy, &id), PLUGHOST_ERR_NULL_ARGUMENT);
+    CHECK(atomic_load(&probe.destroyed) == 2);
+    CHECK_STATUS(plughost_plugin_unsubscribe(1), PLUGHOST_ERR_INVALID_HANDLE);
+    CHECK_STATUS(plughost_plugin_name(&out), PLUGHOST_ERR_INVALID_HANDLE);
+    CHECK_STATUS(plughost_plugin_name(NULL), PLUGHOST_ERR_NULL_ARGUMENT);
+    CHECK(out == 7 && id == 7); /* outputs are written only on success */
+
+    /* plughost_plugin_run refuses bad definitions, and a process no host started: exit code 2. */
+    CHECK(plughost_plugin_run(NULL) == 2);
+    plughost_plugin_def def = {PLUGHOST_PLUGIN_ABI_VERSION, sizeof def, NULL, NULL, plugin_process_never, NULL};
+    def.abi_version = 99;
+    CHECK(plughost_plugin_run(&def) == 2);
+    def.abi_version = PLUGHOST_PLUGIN_ABI_VERSION;
+    def.struct_size = 8;
+    CHECK(plughost_plugin_run(&def) == 2);
+    def.struct_size = sizeof def;
+    def.process = NULL;
+    CHECK(plughost_plugin_run(&def) == 2);
+    def.process = plugin_process_never;
+    CHECK(plughost_plugin_run(&def) == 2);
+}
+
 int main(void) {
     g_main_thread = pthread_self();
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1875,6 +1926,7 @@ int main(void) {
         {"health", test_health},
         {"IPC sessions", test_ipc_sessions},
         {"IPC session errors", test_ipc_session_errors},
+        {"plugin side", test_plugin_side},
         /* Last: the pinned generation stays mapped (and its shadow folder stays) for good. */
         {"pinned limit", test_pinned_limit},
         {"every status provoked", test_every_status_was_provoked},

@@ -1,5 +1,9 @@
-//! Shared test support: builds the example and fixture modules once, and makes trusted roots.
+//! Shared test support: builds the example and fixture modules and the example plugins once,
+//! makes trusted roots, and plays the host of a plugin process (`fake_host`).
 #![allow(dead_code)]
+
+#[cfg(target_os = "linux")]
+pub mod fake_host;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -47,38 +51,48 @@ fn fixture_target() -> PathBuf {
     repo().join("target").join("fixtures")
 }
 
-/// Build only the Rust modules (release, own target dir so the outer cargo's lock is not needed),
-/// once per process. Benchmarks and the soak test need nothing else.
+/// Build the workspace `packages` (release, own target dir so the outer cargo's lock is not
+/// needed); the folder of the built files.
+fn build_release(packages: &[&str]) -> PathBuf {
+    let target = fixture_target();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(repo()).args(["build", "--release", "--quiet"]);
+    for package in packages {
+        cmd.args(["-p", package]);
+    }
+    run(cmd.arg("--target-dir").arg(&target));
+    target.join("release")
+}
+
+/// Build only the Rust modules, once per process. Benchmarks and the soak test need nothing
+/// else.
 pub fn rust_modules() -> &'static RustModules {
     static MODULES: OnceLock<RustModules> = OnceLock::new();
     MODULES.get_or_init(|| {
-        let repo = repo();
-        let target = fixture_target();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        run(Command::new(cargo)
-            .current_dir(&repo)
-            .args([
-                "build",
-                "--release",
-                "--quiet",
-                "-p",
-                "counter",
-                "-p",
-                "counter-v2",
-                "-p",
-                "counter-broken",
-                "-p",
-                "tls-pinned",
-            ])
-            .arg("--target-dir")
-            .arg(&target));
-        let rust = target.join("release");
+        let rust = build_release(&["counter", "counter-v2", "counter-broken", "tls-pinned"]);
         RustModules {
             counter: rust.join(dylib("counter")),
             counter_v2: rust.join(dylib("counter_v2")),
             counter_broken: rust.join(dylib("counter_broken")),
             tls_pinned: rust.join(dylib("tls_pinned")),
         }
+    })
+}
+
+/// The example plugin programs (`examples/plugins`).
+pub struct RustPlugins {
+    pub analytics: PathBuf,
+    pub transform: PathBuf,
+}
+
+/// Build the example plugins like the modules, once per process.
+pub fn rust_plugins() -> &'static RustPlugins {
+    static PLUGINS: OnceLock<RustPlugins> = OnceLock::new();
+    PLUGINS.get_or_init(|| {
+        let rust = build_release(&["analytics", "transform"]);
+        let exe = |name: &str| rust.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+        RustPlugins { analytics: exe("analytics"), transform: exe("transform") }
     })
 }
 

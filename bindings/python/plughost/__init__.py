@@ -11,7 +11,8 @@
 
 The library is found through ``PLUGHOST_LIBRARY``, a copy packaged in
 ``plughost/<platform>-<machine>/``, or the cargo build folders of the repository this package sits
-in (see :mod:`plughost._ffi`). The low-level bindings are :data:`plughost._ffi.lib`.
+in (see :mod:`plughost._ffi`). The low-level bindings are :data:`plughost._ffi.lib`. A plugin
+process the host starts is written with :func:`run_plugin` and :class:`PluginHost`.
 """
 
 from ._errors import (
@@ -70,6 +71,7 @@ from ._ffi import ABI_VERSION, library_path, library_version
 from ._callbacks import Event
 from ._host import TRACE, Host, Module, Subscription, log_to_logging, logger_name
 from ._session import DATA_CHANNEL, EVERY_CHANNEL, Session
+from ._plugin import PluginHost, run_plugin
 
 #: This package's version.
 __version__ = "0.1.0"
@@ -124,6 +126,7 @@ __all__ = [
     "PlugHostLibraryError",
     "PlugHostLibraryNotFound",
     "PlugHostTimeoutError",
+    "PluginHost",
     "ServiceError",
     "ServiceExistsError",
     "ServiceFailedError",
@@ -138,4 +141,5 @@ __all__ = [
     "library_version",
     "log_to_logging",
     "logger_name",
+    "run_plugin",
 ]

@@ -21,6 +21,7 @@ import threading
 from typing import Any, Callable, Dict, Iterator, NamedTuple
 
 from . import _ffi
+from ._errors import ERR_SERVICE_FAILED
 
 _registry: Dict[int, Callable[..., Any]] = {}
 _tokens = itertools.count(1)
@@ -102,7 +103,7 @@ def _destroy(user_data: int) -> None:
 def _answer(output: Any, call: Callable[[], Any]) -> int:
     """Run ``call()`` for a service-like callback and write its bytes to ``output``: 0 on
     success; on an exception, its text as the error and the status of a plughost error it is
-    (1 for any other, which plughost reports as the service having failed)."""
+    (``PLUGHOST_ERR_SERVICE_FAILED`` for any other)."""
     try:
         result = call()
         if result is None:
@@ -121,7 +122,7 @@ def _answer(output: Any, call: Callable[[], Any]) -> int:
         except BaseException:
             pass
         status = getattr(e, "status", None)
-        return status if isinstance(status, int) and status > 0 else 1
+        return status if isinstance(status, int) and status > 0 else ERR_SERVICE_FAILED
 
 
 def _function(user_data: int) -> Callable[..., Any]:
@@ -202,6 +203,34 @@ def _event(
                 pass
 
 
+def _plugin_initialize(user_data: int, config_ptr: int, config_len: int, error: Any) -> int:
+    with _inside:
+        return _answer(error, lambda: _function(user_data).initialize(_text(config_ptr, config_len)))
+
+
+def _plugin_process(
+    user_data: int, command_ptr: int, command_len: int, input_ptr: int, input_len: int, output: Any
+) -> int:
+    with _inside:
+        return _answer(
+            output,
+            lambda: _function(user_data).process(_text(command_ptr, command_len), _bytes(input_ptr, input_len)),
+        )
+
+
+def _plugin_shutdown(user_data: int) -> None:
+    with _inside:
+        try:
+            plugin = _registry.get(user_data or 0)
+            if plugin is not None:
+                plugin.shutdown()
+        except BaseException:
+            try:
+                _log.exception("plugin shutdown raised")
+            except BaseException:
+                pass
+
+
 def _pump(user_data: int) -> None:
     with _inside:
         try:
@@ -234,3 +263,6 @@ LOG = _ffi.plughost_log_callback(_logged)
 SESSION_HANDLER = _ffi.plughost_session_handler(_session_handler)
 SESSION_EVENT = _ffi.plughost_session_event_callback(_session_event)
 PLUGIN_STATE = _ffi.plughost_plugin_state_callback(_plugin_state)
+PLUGIN_INITIALIZE = _ffi.plughost_service_callback(_plugin_initialize)
+PLUGIN_PROCESS = _ffi.plughost_session_handler(_plugin_process)
+PLUGIN_SHUTDOWN = _ffi.plughost_pump_callback(_plugin_shutdown)

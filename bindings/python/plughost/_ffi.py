@@ -144,6 +144,27 @@ plughost_session_handler = CFUNCTYPE(c_int32, c_void_p, c_void_p, c_size_t, c_vo
 plughost_session_event_callback = CFUNCTYPE(None, c_void_p, c_void_p, c_size_t, c_void_p, c_size_t)
 plughost_plugin_state_callback = CFUNCTYPE(None, c_void_p, c_void_p, c_size_t, c_uint32, c_uint32, c_void_p, c_size_t)
 
+
+
+class plughost_plugin_def(Structure):
+    """``plughost_plugin_def``: a plugin's definition for ``plughost_plugin_run``. The callbacks'
+    signatures are those of ``plughost_service_callback`` (initialize: config, error output),
+    ``plughost_session_handler`` (process: command, input, output) and
+    ``plughost_pump_callback`` (shutdown)."""
+
+    _fields_ = [
+        ("abi_version", c_uint32),
+        ("struct_size", c_uint32),
+        ("user_data", c_void_p),
+        ("initialize", plughost_service_callback),
+        ("process", plughost_session_handler),
+        ("shutdown", plughost_pump_callback),
+    ]
+
+
+#: ``PLUGHOST_PLUGIN_ABI_VERSION``: the ``plughost_plugin_def`` version this package fills in.
+PLUGIN_ABI_VERSION = 1
+
 #: NULL values of the callback types, for arguments where NULL means "none".
 NULL_EVENT_CALLBACK = plughost_event_callback()
 NULL_DESTROY_CALLBACK = plughost_destroy_callback()
@@ -234,13 +255,26 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
         [P_host, plughost_plugin_state_callback, c_void_p, plughost_destroy_callback, POINTER(c_uint64)],
     ),
     "plughost_plugin_unsubscribe_states": (c_int32, [P_host, c_uint64]),
+    "plughost_plugin_run": (c_int32, [POINTER(plughost_plugin_def)]),
+    "plughost_plugin_log": (c_int32, [c_uint32, _bytes, c_size_t]),
+    "plughost_plugin_storage_get": (c_int32, [_bytes, c_size_t, POINTER(plughost_buffer)]),
+    "plughost_plugin_storage_set": (c_int32, [_bytes, c_size_t, _bytes, c_size_t]),
+    "plughost_plugin_call_service": (c_int32, [_bytes, c_size_t, _bytes, c_size_t, POINTER(plughost_buffer)]),
+    "plughost_plugin_publish": (c_int32, [_bytes, c_size_t, _bytes, c_size_t, POINTER(c_uint64)]),
+    "plughost_plugin_subscribe": (
+        c_int32,
+        [_bytes, c_size_t, plughost_event_callback, c_void_p, plughost_destroy_callback, POINTER(c_uint64)],
+    ),
+    "plughost_plugin_unsubscribe": (c_int32, [c_uint64]),
+    "plughost_plugin_name": (c_int32, [POINTER(plughost_buffer)]),
     "plughost_abi_version": (c_uint32, []),
     "plughost_version": (c_char_p, []),
     "plughost_status_name": (c_char_p, [c_int32]),
 }
 
-#: Functions returning int32_t that is a value, not a status to check.
-NOT_STATUS = frozenset({"plughost_last_error_status"})
+#: Functions returning int32_t that is a value, not a status to check (``plughost_plugin_run``
+#: returns an exit code).
+NOT_STATUS = frozenset({"plughost_last_error_status", "plughost_plugin_run"})
 
 #: ``flags`` bit for ``plughost_service_register``.
 SERVICE_MAIN_THREAD = 1

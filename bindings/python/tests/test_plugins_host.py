@@ -42,7 +42,7 @@ def test_calls_crash_restart_stop_start(c_plugin: Path) -> None:
         assert host.call_plugin("cplug", "echo", b"ping") == b"ping"
         assert host.call_plugin("cplug", "upper", b"abc") == b"ABC"
         # A nested host-service call: the plugin stores its input in the host's storage.
-        host.call_plugin("cplug", "store", b"kept")
+        host.call_plugin("cplug", "store", b"plugin_c.value=kept")
         assert host.storage_get("plugin_c.value") == b"kept"
         before = int(host.call_plugin("cplug", "pid"))
         with pytest.raises(plughost.PluginCrashedError):
@@ -50,7 +50,7 @@ def test_calls_crash_restart_stop_start(c_plugin: Path) -> None:
         assert host.call_plugin("cplug", "echo", b"back", timeout=20) == b"back"
         assert int(host.call_plugin("cplug", "pid")) != before
         assert ("cplug", "restarting") in changes and ("cplug", "running") in changes
-        with pytest.raises(plughost.PluginFailedError, match="no command"):
+        with pytest.raises(plughost.PluginFailedError, match="no such command"):
             host.call_plugin("cplug", "no-such-command")
         with pytest.raises(plughost.PluginNotFoundError):
             host.call_plugin("nobody", "echo")
