@@ -90,6 +90,19 @@ impl Session {
     }
 
     /// Unreachable.
+    pub fn call_while_waiting(
+        &self,
+        _: u32,
+        _: &str,
+        _: &str,
+        _: &[u8],
+        _: Duration,
+        _: &dyn Fn(),
+    ) -> Result<Vec<u8>, IpcError> {
+        match self.never {}
+    }
+
+    /// Unreachable.
     pub fn publish_on(&self, _: u32, _: &str, _: &[u8], _: Duration) -> Result<(), IpcError> {
         match self.never {}
     }

@@ -24,9 +24,6 @@ use std::time::{Duration, Instant};
 /// Told of every change of state: `(plugin, from, to, reason)`, outside every plugin lock.
 pub type StateListener = Arc<dyn Fn(&str, PluginState, PluginState, &str) + Send + Sync>;
 
-/// How often a caller on the main thread runs the main-thread calls queued meanwhile.
-const MAIN_THREAD_PUMP: Duration = Duration::from_millis(1);
-
 /// How long a stop waits for the process after killing it.
 const KILL_GRACE: Duration = Duration::from_secs(2);
 
@@ -472,8 +469,14 @@ impl PluginSlot {
         };
         self.counters.calls.fetch_add(1, Ordering::Relaxed);
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let result = if self.shared.services.main_thread().is_current() {
-            self.call_pumping(&instance, command, input, remaining)
+        let main = self.shared.services.main_thread();
+        let result = if main.is_current() {
+            // A plugin may need a main-thread service (such as Revit's API) in the middle of its
+            // command: the main thread runs them while it waits, or it would wait for itself.
+            let pump = || {
+                let _ = main.pump(0);
+            };
+            instance.session.call_while_waiting(PLUGIN_CHANNEL, PLUGIN_SERVICE, command, input, remaining, &pump)
         } else {
             instance.session.call_on(PLUGIN_CHANNEL, PLUGIN_SERVICE, command, input, remaining)
         };
@@ -486,40 +489,6 @@ impl PluginSlot {
         result.map_err(|e| {
             self.counters.failures.fetch_add(1, Ordering::Relaxed);
             call_error(name, e, stopped)
-        })
-    }
-
-    /// The call of a caller on the host's main thread: made from a helper thread while the main
-    /// thread runs the main-thread service calls the plugin makes meanwhile (a plugin may need a
-    /// main-thread service, such as Revit's API, in the middle of its command; without the pump
-    /// it would wait for a main thread that waits for it).
-    fn call_pumping(
-        &self,
-        instance: &Instance,
-        command: &str,
-        input: &[u8],
-        timeout: Duration,
-    ) -> std::result::Result<Vec<u8>, IpcError> {
-        let main = self.shared.services.main_thread();
-        std::thread::scope(|s| {
-            let (done, result) = std::sync::mpsc::channel();
-            let spawned = std::thread::Builder::new().name("plughost-plugin-call".into()).spawn_scoped(s, move || {
-                let _ = done.send(instance.session.call_on(PLUGIN_CHANNEL, PLUGIN_SERVICE, command, input, timeout));
-            });
-            if let Err(e) = spawned {
-                return Err(IpcError::Setup(format!("no thread for a call from the main thread: {e}")));
-            }
-            loop {
-                match result.recv_timeout(MAIN_THREAD_PUMP) {
-                    Ok(answer) => return answer,
-                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                        let _ = main.pump(0);
-                    }
-                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                        return Err(IpcError::Setup("the calling thread ended without an answer".into()))
-                    }
-                }
-            }
         })
     }
 

@@ -185,6 +185,22 @@ impl Session {
         self.inner.call(rpc::data_channel(channel)?, service, method, payload, timeout)
     }
 
+    /// [`Session::call_on`], running `while_waiting` at least every millisecond while another
+    /// thread of this side reads for the caller (when the caller reads itself, it handles the
+    /// peer's requests inline). A host's main thread uses it to run the main-thread services the
+    /// peer asks for meanwhile.
+    pub fn call_while_waiting(
+        &self,
+        channel: u32,
+        service: &str,
+        method: &str,
+        payload: &[u8],
+        timeout: Duration,
+        while_waiting: &dyn Fn(),
+    ) -> Result<Vec<u8>, IpcError> {
+        self.inner.call_with(rpc::data_channel(channel)?, service, method, payload, timeout, Some(while_waiting))
+    }
+
     /// Send a one-way event on the [`DATA_CHANNEL`]; waits for room at most the configured reply
     /// timeout.
     pub fn publish(&self, topic: &str, payload: &[u8]) -> Result<(), IpcError> {

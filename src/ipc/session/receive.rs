@@ -121,6 +121,9 @@ fn copy_slot(bytes: &SlotBytes<'_>, buffer: &mut Vec<u8>) -> SlotCopy {
     SlotCopy::Whole(bytes.append_to(0, bytes.len(), buffer).is_some())
 }
 
+/// How often a following caller runs its `while_waiting` hook.
+pub(super) const HOOK_PERIOD: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// What a waiting thread waits for.
 pub(super) enum Goal<'a> {
     /// The answer to call `id`.
@@ -130,6 +133,8 @@ pub(super) enum Goal<'a> {
         /// Where another reader puts the answer (`None` while this thread holds the reader role
         /// throughout the call: then no other thread reads it).
         slot: Option<&'a CallSlot>,
+        /// Run at least every [`HOOK_PERIOD`] while this thread follows another reader.
+        while_waiting: Option<&'a (dyn Fn() + 'a)>,
     },
     /// Nothing: serve until `stop` or the deadline.
     Serve {
@@ -151,6 +156,13 @@ impl Goal<'_> {
         match self {
             Goal::Call { slot, .. } => slot.is_some_and(CallSlot::is_ready),
             Goal::Serve { stop } => stop.load(Ordering::Acquire),
+        }
+    }
+
+    fn while_waiting(&self) -> Option<&(dyn Fn() + '_)> {
+        match self {
+            Goal::Call { while_waiting, .. } => *while_waiting,
+            Goal::Serve { .. } => None,
         }
     }
 
@@ -213,7 +225,7 @@ impl Inner {
         deadline: Instant,
         role: &RoleGuard<'_>,
     ) -> Result<Option<Vec<u8>>, IpcError> {
-        match self.lead(&Goal::Call { id, slot: None }, deadline, role) {
+        match self.lead(&Goal::Call { id, slot: None, while_waiting: None }, deadline, role) {
             Turn::Done(done) => done,
             // Only a serving thread's turn goes idle.
             Turn::Idle => Ok(None),
@@ -319,8 +331,13 @@ impl Inner {
             }
             std::hint::spin_loop();
         }
-        let now = Instant::now();
-        let until = deadline.min(now + SLICE);
+        let mut now = Instant::now();
+        let mut until = deadline.min(now + SLICE);
+        if let Some(hook) = goal.while_waiting() {
+            hook();
+            now = Instant::now();
+            until = until.min(now + HOOK_PERIOD);
+        }
         self.followers.fetch_add(1, Ordering::SeqCst);
         if until > now && !(goal.ready() || self.role_free() || !self.is_open()) {
             std::thread::park_timeout(until - now);

@@ -72,6 +72,20 @@ impl Inner {
         payload: &[u8],
         timeout: Duration,
     ) -> Result<Vec<u8>, IpcError> {
+        self.call_with(channel, service, method, payload, timeout, None)
+    }
+
+    /// [`Inner::call`], running `while_waiting` at least every millisecond while another thread
+    /// reads for this one (a thread that reads itself handles the peer's requests inline).
+    pub fn call_with(
+        &self,
+        channel: u32,
+        service: &str,
+        method: &str,
+        payload: &[u8],
+        timeout: Duration,
+        while_waiting: Option<&dyn Fn()>,
+    ) -> Result<Vec<u8>, IpcError> {
         self.check()?;
         let id = next_call_id();
         let request = Outgoing::Request { id, channel, service, method, payload };
@@ -90,7 +104,8 @@ impl Inner {
             self.check()?;
             self.send(&request, deadline)?;
             Counters::bump(&self.counters.calls);
-            self.pump(&Goal::Call { id, slot: registered.slot.as_deref() }, deadline.instant())?
+            let goal = Goal::Call { id, slot: registered.slot.as_deref(), while_waiting };
+            self.pump(&goal, deadline.instant())?
         };
         answer.ok_or(IpcError::Timeout)
     }

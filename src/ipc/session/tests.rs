@@ -28,3 +28,32 @@ fn the_same_version_is_accepted() {
     assert_eq!(a.call("echo", "m", b"x", Duration::from_secs(5)).unwrap(), b"x");
     assert!(a.status().is_ok() && b.status().is_ok());
 }
+
+#[test]
+fn a_follower_runs_its_while_waiting_hook() {
+    let (a, b) = Session::pair(&Geometry::default()).unwrap();
+    b.register("svc", |method, payload| {
+        if method == "slow" {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        Ok(payload.to_vec())
+    });
+    b.serve_in_background().unwrap();
+    let runs = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        // This caller reads for both while its slow answer is outstanding.
+        let slow = s.spawn(|| a.call("svc", "slow", b"s", Duration::from_secs(5)));
+        std::thread::sleep(Duration::from_millis(50));
+        let hook = || {
+            runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        };
+        let answer = a.call_while_waiting(1, "svc", "fast", b"f", Duration::from_secs(5), &hook).unwrap();
+        assert_eq!(answer, b"f");
+        assert_eq!(slow.join().unwrap().unwrap(), b"s");
+    });
+    assert!(runs.load(std::sync::atomic::Ordering::Relaxed) > 0, "the hook ran while following");
+    assert!(matches!(
+        a.call_while_waiting(0, "svc", "fast", b"", Duration::from_secs(1), &|| ()),
+        Err(IpcError::InvalidArgument(_))
+    ));
+}
