@@ -158,6 +158,9 @@ fn c_test_program_passes_under_sanitizers() {
     // The C peer B of the IPC session tests, built plainly: it runs as a child process.
     let ipc_peer = work.join("ipc_peer");
     compile(&[repo().join("examples/c/ipc_peer.c")], &ipc_peer, &["-g"], true);
+    // The C plugin of the host-side plugin tests.
+    let plugin_c = work.join("plugin_c");
+    compile(&[repo().join("examples/c/plugin_c.c")], &plugin_c, &["-g"], true);
 
     let modules: [(&str, &Path, &str); 11] = [
         ("COUNTER", &f.counter, "counter"),
@@ -180,7 +183,9 @@ fn c_test_program_passes_under_sanitizers() {
         }
         Checker::Sanitizers { .. } | Checker::None => Command::new(&exe),
     };
-    cmd.env("PLUGHOST_TEST_DIR", sb.dir.path()).env("PLUGHOST_TEST_IPC_PEER", &ipc_peer);
+    cmd.env("PLUGHOST_TEST_DIR", sb.dir.path())
+        .env("PLUGHOST_TEST_IPC_PEER", &ipc_peer)
+        .env("PLUGHOST_TEST_PLUGIN_C", &plugin_c);
     for (var, module, name) in modules {
         cmd.env(format!("PLUGHOST_TEST_{var}"), sb.install(module, name));
     }
