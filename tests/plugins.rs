@@ -9,6 +9,8 @@
 //! fails its initialize, one containing `exitearly` exits with status 7 before attaching.
 #![cfg(target_os = "linux")]
 
+mod support;
+
 use plughost::config::IpcSettings;
 use plughost::ipc::session::{IpcError, Session};
 use plughost::plugins::protocol::{self, host_method, *};
@@ -493,4 +495,50 @@ fn a_main_thread_service_from_a_plugin_called_on_the_main_thread() {
     let started = Instant::now();
     assert_eq!(host.call_plugin("ui", "service", b"xy", None).unwrap(), b"xyxy");
     assert!(started.elapsed() < Duration::from_secs(5), "no wait for a timeout");
+}
+
+/// The seed's example plugins, written with the SDK, under the supervisor: commands, a nested
+/// storage call, events from transform to analytics, and a panic that fails the call and restarts
+/// the plugin (the SDK ends a panicked plugin's process after answering).
+#[test]
+fn the_example_plugins_under_the_supervisor() {
+    let examples = support::rust_plugins();
+    let plugin = |name: &str, path: &std::path::Path| {
+        format!(
+            r#"{{"Name": "{name}", "Path": {:?}, "BackoffMs": 5, "Config": {{"window": 3}}}}"#,
+            path.display().to_string()
+        )
+    };
+    let host = host_with(&[plugin("analytics", &examples.analytics), plugin("transform", &examples.transform)]);
+    for n in ["2", "4", "9"] {
+        host.call_plugin("analytics", "record", n.as_bytes(), None).unwrap();
+    }
+    let summary: serde_json::Value =
+        serde_json::from_slice(&host.call_plugin("analytics", "store", b"", None).unwrap()).unwrap();
+    assert_eq!(summary["count"], 3);
+    assert_eq!(host.storage_get("analytics.summary").unwrap(), serde_json::to_vec(&summary).unwrap());
+    assert_eq!(host.call_plugin("analytics", "config", b"", None).unwrap(), br#"{"window":3}"#);
+    assert_eq!(host.call_plugin("transform", "upper", b"abc", None).unwrap(), b"ABC");
+    host.call_plugin("analytics", "subscribe", b"", None).unwrap();
+    host.call_plugin("transform", "publish-done", b"x", None).unwrap();
+    let deadline = Instant::now() + LONG;
+    while host.call_plugin("analytics", "events", b"", None).unwrap() != b"1" {
+        assert!(Instant::now() < deadline, "analytics never saw transform's event");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let before = pid(&host, "analytics");
+    let e = host.call_plugin("analytics", "panic", b"", None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PluginFailed, "{e}");
+    assert!(e.message().contains("PLUGHOST_ERR_PANIC") && e.message().contains("asked to panic"), "{e}");
+    // The panicked process exits after its answer; a call racing its exit may fail, later calls
+    // reach the restarted process.
+    let deadline = Instant::now() + LONG;
+    let current = || host.call_plugin("analytics", "pid", b"", None).ok().and_then(|p| String::from_utf8(p).ok());
+    while current().is_none_or(|p| p == before.to_string()) {
+        assert!(Instant::now() < deadline, "analytics was not restarted after its panic");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(host.call_plugin("transform", "reverse", b"abc", None).unwrap(), b"cba", "transform untouched");
+    let status = host.plugins().into_iter().find(|p| p.name == "analytics").unwrap();
+    assert_eq!((status.crashes, status.restarts), (1, 1));
 }
