@@ -1,7 +1,7 @@
 //! The plughost demo: load a work module, execute it, swap in a second version while other threads
 //! keep calling it, watch a broken build roll back, and print health; then call a second process
 //! over the shared-memory IPC layer, with a nested call and a crash, and a peer written in C
-//! (`examples/c/ipc_peer.c`) on two data channels.
+//! (`examples/c/ipc_peer.c`) on two data channels; then the example plugins under supervision.
 //!
 //! Run with `bash scripts/demo.sh` (which builds the example modules and the C peer first) or, once
 //! they are built, `cargo run --example demo -- <folder with libcounter.so, libcounter_v2.so,
@@ -133,8 +133,93 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if let Some(c_peer) = std::env::args().nth(2) {
             ipc::c_peer(Path::new(&c_peer))?;
         }
+        plugins::demo(&built)?;
     }
     Ok(())
+}
+
+/// Part 9: out-of-process plugins under supervision.
+#[cfg(unix)]
+mod plugins {
+    use plughost::plugins::PluginState;
+    use plughost::Host;
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    fn text(bytes: Vec<u8>) -> String {
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// The seed's analytics and transform plugins: calls, host services, events between them, a
+    /// crash and the restart, health, and a host stop that leaves no process.
+    pub fn demo(built: &Path) -> Result<(), Box<dyn std::error::Error>> {
+        println!("\n== 9. Out-of-process plugins (examples/plugins: analytics and transform)");
+        let declared = |name: &str| {
+            serde_json::json!({"Name": name, "Path": built.join(name), "Restart": "on-failure", "BackoffMs": 10,
+                               "Config": {"owner": "demo"}})
+        };
+        let config = serde_json::json!({"PlugHost": {"Logging": {"Level": "warn"},
+            "Plugins": {"Declared": [declared("analytics"), declared("transform")]}}});
+        let host = Host::from_json(&config.to_string())?;
+        host.subscribe_plugin_states(Arc::new(|plugin, from, to, reason| {
+            if to == PluginState::Restarting || from == PluginState::Restarting {
+                println!("   [state] {plugin}: {from} -> {to} ({reason})");
+            }
+        }))?;
+        for name in ["analytics", "transform"] {
+            println!(
+                "   {name}: {} (pid {})",
+                host.plugin_state(name)?,
+                text(host.call_plugin(name, "pid", b"", None)?)
+            );
+        }
+        for n in ["3", "5", "10"] {
+            host.call_plugin("analytics", "record", n.as_bytes(), None)?;
+        }
+        println!(
+            "   analytics.store (a host-storage call inside the call) -> {}",
+            text(host.call_plugin("analytics", "store", b"", None)?)
+        );
+        println!(
+            "   host storage analytics.summary                       = {}",
+            text(host.storage_get("analytics.summary")?)
+        );
+        println!(
+            "   transform.words(\"to be or not to be\") -> {}",
+            text(host.call_plugin("transform", "words", b"to be or not to be", None)?)
+        );
+        host.call_plugin("analytics", "subscribe", b"", None)?;
+        host.call_plugin("transform", "publish-done", b"done", None)?;
+        std::thread::sleep(Duration::from_millis(50));
+        println!(
+            "   transform published transform.done; analytics counted {} event(s)",
+            text(host.call_plugin("analytics", "events", b"", None)?)
+        );
+
+        let crashed = Instant::now();
+        match host.call_plugin("analytics", "abort", b"", None) {
+            Err(e) => println!("   analytics aborted in the middle of a call: {} ({})", e.message(), e.kind().name()),
+            Ok(_) => println!("   unexpected: the abort call succeeded"),
+        }
+        let pid = text(host.call_plugin("analytics", "pid", b"", None)?);
+        println!(
+            "   serving again as pid {pid} {:.1} ms after the crash; transform untouched: {}",
+            crashed.elapsed().as_secs_f64() * 1000.0,
+            text(host.call_plugin("transform", "upper", b"still here", None)?)
+        );
+        for p in host.plugins() {
+            println!(
+                "   health: {} {} restarts={} crashes={} calls={} cpu_ms={:?} rss={:?}",
+                p.name, p.state, p.restarts, p.crashes, p.calls, p.usage.cpu_ms, p.usage.rss_bytes
+            );
+        }
+        let pids: Vec<u32> = host.plugins().iter().filter_map(|p| p.pid).collect();
+        host.stop();
+        let left = pids.iter().filter(|pid| Path::new(&format!("/proc/{pid}")).exists()).count();
+        println!("   host stopped: {left} plugin process(es) left");
+        Ok(())
+    }
 }
 
 /// Part 7: a second process over the shared-memory IPC layer.
