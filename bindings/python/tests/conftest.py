@@ -100,6 +100,29 @@ def fixtures(tmp_path_factory: pytest.TempPathFactory) -> Fixtures:
     )
 
 
+def build_c_example(out_dir: Path, name: str) -> Path:
+    """Compile the C program ``examples/c/<name>.c`` against the library under test."""
+    out = out_dir / name
+    library = Path(os.environ["PLUGHOST_LIBRARY"]).parent
+    run(
+        "cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-I", REPO / "include", REPO / "examples" / "c" / f"{name}.c",
+        "-L", library, "-lplughost", f"-Wl,-rpath,{library}", "-o", out,
+    )  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="session")
+def c_peer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """examples/c/ipc_peer.c built: an IPC peer B in C."""
+    return build_c_example(tmp_path_factory.mktemp("ipc-peer"), "ipc_peer")
+
+
+@pytest.fixture(scope="session")
+def c_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """examples/c/plugin_c.c built: a plugin in C."""
+    return build_c_example(tmp_path_factory.mktemp("plugin-c"), "plugin_c")
+
+
 def replace_file(source: Path, target: Path) -> None:
     """Replace ``target`` with a copy of ``source`` the way a build does: new file, then rename."""
     partial = target.with_suffix(".partial")

@@ -3,30 +3,14 @@ calls, a crash and its restart, stop and start, the list, and state subscription
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 import plughost
-from conftest import REPO
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="plugins are Linux-only for now")
-
-
-@pytest.fixture(scope="session")
-def c_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("plugin-c") / "plugin_c"
-    library = Path(plughost.library_path).parent
-    subprocess.run(
-        ["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-I", str(REPO / "include"), str(REPO / "examples/c/plugin_c.c"),
-         "-L", str(library), "-lplughost", f"-Wl,-rpath,{library}", "-o", str(out)],
-        check=True,
-    )  # fmt: skip
-    return out
 
 
 def host_with(plugin: Path, **extra: object) -> plughost.Host:

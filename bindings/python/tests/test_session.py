@@ -3,7 +3,6 @@ Python peer B (tests/peers/python_peer.py), errors, and freeing."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import threading
 import time
@@ -12,23 +11,10 @@ from pathlib import Path
 import pytest
 
 import plughost
-from conftest import REPO
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="IPC sessions are Linux-only for now")
 
 PYTHON_PEER = Path(__file__).parent / "peers" / "python_peer.py"
-
-
-@pytest.fixture(scope="session")
-def c_peer(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("ipc-peer") / "ipc_peer"
-    library = Path(plughost.library_path).parent
-    subprocess.run(
-        ["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-I", str(REPO / "include"), str(REPO / "examples/c/ipc_peer.c"),
-         "-L", str(library), "-lplughost", f"-Wl,-rpath,{library}", "-o", str(out)],
-        check=True,
-    )  # fmt: skip
-    return out
 
 
 def greet(method: str, payload: bytes) -> bytes:
