@@ -176,14 +176,15 @@ impl PluginSlot {
         guard.state = to;
         guard.reason = reason.clone();
         drop(guard);
-        self.changed.notify_all();
         match to {
             PluginState::Crashed | PluginState::Restarting => {
                 tracing::warn!(plugin = %self.spec.name, from = from.name(), to = to.name(), %reason, "plugin state")
             }
             _ => tracing::info!(plugin = %self.spec.name, from = from.name(), to = to.name(), %reason, "plugin state"),
         }
+        // Listeners first, then the waiting callers: a caller woken by a change finds it told.
         (self.listener)(&self.spec.name, from, to, &reason);
+        self.changed.notify_all();
     }
 
     /// Start the plugin and wait until it runs (or failed to start). Starting a crashed plugin
