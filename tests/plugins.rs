@@ -542,3 +542,52 @@ fn the_example_plugins_under_the_supervisor() {
     let status = host.plugins().into_iter().find(|p| p.name == "analytics").unwrap();
     assert_eq!((status.crashes, status.restarts), (1, 1));
 }
+
+/// Many crashes and restarts leave no thread, descriptor or process behind. Measured in a process
+/// of its own (this binary, running only `leak_probe`), so that other tests do not disturb the
+/// counts.
+#[test]
+fn restarts_leak_no_threads_descriptors_or_processes() {
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["leak_probe", "--exact", "--nocapture", "--test-threads=1"])
+        .env(LEAK_PROBE_ENV, "1")
+        .status()
+        .unwrap();
+    assert!(status.success(), "the leak probe failed: {status}");
+}
+
+const LEAK_PROBE_ENV: &str = "PLUGHOST_TEST_LEAK_PROBE";
+
+#[test]
+fn leak_probe() {
+    if std::env::var_os(LEAK_PROBE_ENV).is_none() {
+        return; // run by restarts_leak_no_threads_descriptors_or_processes
+    }
+    let count = |dir: &str| std::fs::read_dir(dir).unwrap().count();
+    let host = host_with(&[declared("leaky", r#""BackoffMs": 1, "MaxRestarts": 1000, "RestartWindowMs": 1"#)]);
+    let cycle = || {
+        assert_eq!(host.call_plugin("leaky", "exit", b"5", None).unwrap_err().kind(), ErrorKind::PluginCrashed);
+        host.call_plugin("leaky", "echo", b"", None).unwrap();
+        // The old instance's threads (waiter, output, restart) end right after the restart.
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    cycle();
+    let (threads, fds) = (count("/proc/self/task"), count("/proc/self/fd"));
+    for _ in 0..30 {
+        cycle();
+    }
+    let (threads_after, fds_after) = (count("/proc/self/task"), count("/proc/self/fd"));
+    println!("threads {threads} -> {threads_after}, descriptors {fds} -> {fds_after}");
+    assert!(threads_after <= threads + 2, "threads {threads} -> {threads_after}");
+    assert!(fds_after <= fds + 2, "descriptors {fds} -> {fds_after}");
+    assert_eq!(host.plugins()[0].restarts, 31);
+    // One child process: the running plugin (the crashed ones were reaped, no zombie is left).
+    let me = std::process::id().to_string();
+    let children = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)) == Some(me.as_str()))
+        .count();
+    assert_eq!(children, 1);
+}
