@@ -591,3 +591,29 @@ fn leak_probe() {
         .count();
     assert_eq!(children, 1);
 }
+
+/// A plugin found through a `plugin.toml` manifest in a search path starts with the host; a broken
+/// manifest is reported in health and does not stop the host.
+#[test]
+fn a_manifest_in_a_search_path_declares_a_plugin() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("found");
+    std::fs::create_dir(&folder).unwrap();
+    std::os::unix::fs::symlink(std::env::current_exe().unwrap(), folder.join("program")).unwrap();
+    std::fs::write(
+        folder.join("plugin.toml"),
+        "[extension]\nname = \"found\"\nversion = \"1.0.0\"\nkind = \"plugin\"\nentry = \"program\"\n\n[plugin]\n\
+         Args = [\"plugin_entry\", \"--exact\", \"--nocapture\", \"--test-threads=1\"]\nConfig = { from = \"manifest\" }\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("broken")).unwrap();
+    std::fs::write(dir.path().join("broken/plugin.toml"), "[extension]\nkind = \"plugin\"\n").unwrap();
+    let config = serde_json::json!({"PlugHost": {"Plugins": {"SearchPaths": [dir.path()]}}});
+    let host = Host::from_json(&config.to_string()).unwrap();
+    assert_eq!(host.call_plugin("found", "config", b"", None).unwrap(), br#"{"from":"manifest"}"#);
+    let health: serde_json::Value = serde_json::from_str(&host.health_json()).unwrap();
+    assert_eq!(health["plugins"][0]["origin"], folder.join("plugin.toml").display().to_string());
+    assert_eq!(health["status"], "degraded");
+    let problems = health["plugin_manifest_problems"].as_array().unwrap();
+    assert!(problems.len() == 1 && problems[0].as_str().unwrap().contains("broken/plugin.toml"), "{problems:?}");
+}
