@@ -38,6 +38,37 @@
 //! [`SharedRegion`]: super::raw::SharedRegion
 //! [`RING_CONTROL_SIZE`]: super::layout::RING_CONTROL_SIZE
 
+/// The accessors both ends of a ring have (`capacity`, `limits`, `broken`, `stats`, `counters`),
+/// over the fields of the same names; written once, expanded in each end's `impl`.
+macro_rules! ring_end_accessors {
+    () => {
+        /// Bytes of the data area.
+        pub fn capacity(&self) -> usize {
+            self.capacity as usize
+        }
+
+        /// The local limits frames are checked against.
+        pub fn limits(&self) -> &FrameLimits {
+            &self.limits
+        }
+
+        /// The corruption that broke the ring, if any.
+        pub fn broken(&self) -> Option<Corruption> {
+            self.broken
+        }
+
+        /// A snapshot of the counters.
+        pub fn stats(&self) -> RingStats {
+            self.counters.snapshot()
+        }
+
+        /// The live counters, for a health reporter on another thread.
+        pub fn counters(&self) -> Arc<RingCounters> {
+            self.counters.clone()
+        }
+    };
+}
+
 mod consumer;
 mod error;
 mod memory;

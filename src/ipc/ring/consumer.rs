@@ -148,28 +148,5 @@ impl<M: RingMemory> Consumer<M> {
         self.memory.store(Cursor::Head, self.head, Release).ok_or(Corruption::OutOfRegion)
     }
 
-    /// Bytes of the data area.
-    pub fn capacity(&self) -> usize {
-        self.capacity as usize
-    }
-
-    /// The local limits frames are checked against.
-    pub fn limits(&self) -> &FrameLimits {
-        &self.limits
-    }
-
-    /// The corruption that broke the ring, if any.
-    pub fn broken(&self) -> Option<Corruption> {
-        self.broken
-    }
-
-    /// A snapshot of the counters.
-    pub fn stats(&self) -> RingStats {
-        self.counters.snapshot()
-    }
-
-    /// The live counters, for a health reporter on another thread.
-    pub fn counters(&self) -> Arc<RingCounters> {
-        self.counters.clone()
-    }
+    ring_end_accessors!();
 }

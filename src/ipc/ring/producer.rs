@@ -143,30 +143,7 @@ impl<M: RingMemory> Producer<M> {
         (self.tail & (self.capacity - 1)) as usize
     }
 
-    /// Bytes of the data area.
-    pub fn capacity(&self) -> usize {
-        self.capacity as usize
-    }
-
-    /// The local limits frames are checked against.
-    pub fn limits(&self) -> &FrameLimits {
-        &self.limits
-    }
-
-    /// The corruption that broke the ring, if any.
-    pub fn broken(&self) -> Option<Corruption> {
-        self.broken
-    }
-
-    /// A snapshot of the counters.
-    pub fn stats(&self) -> RingStats {
-        self.counters.snapshot()
-    }
-
-    /// The live counters, for a health reporter on another thread.
-    pub fn counters(&self) -> Arc<RingCounters> {
-        self.counters.clone()
-    }
+    ring_end_accessors!();
 }
 
 /// Message bytes a validated frame carries: the inline payload, or the slot's length.
