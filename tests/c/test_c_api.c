@@ -352,19 +352,23 @@ static plughost_host *new_host(const char *modules_extra, const char *sections_e
 }
 
 /*
- * Free a host. plughost keeps a 16-byte tombstone for every freed host, by design, so that a stale
- * handle stays safe to pass. Like an application that may still pass its stale handles, this program
- * keeps them, which keeps the tombstones reachable: LeakSanitizer then stays fully armed without a
- * suppression and reports any other memory a freed host leaves behind.
+ * Keep a freed handle. plughost keeps a 16-byte tombstone for every freed host and session, by
+ * design, so that a stale handle stays safe to pass. Like an application that may still pass its
+ * stale handles, this program keeps them, which keeps the tombstones reachable: LeakSanitizer then
+ * stays fully armed without a suppression and reports any other memory a freed handle leaves behind.
  */
-static plughost_host *g_freed_hosts[64];
+static const void *g_freed_handles[128];
 static atomic_int g_freed_count;
 
-static void free_host(plughost_host *host) {
+static void keep_freed(const void *handle) {
     int slot = atomic_fetch_add(&g_freed_count, 1);
-    if (slot < (int)COUNT(g_freed_hosts)) {
-        g_freed_hosts[slot] = host;
+    if (slot < (int)COUNT(g_freed_handles)) {
+        g_freed_handles[slot] = handle;
     }
+}
+
+static void free_host(plughost_host *host) {
+    keep_freed(host);
     plughost_host_free(host);
 }
 
@@ -1633,15 +1637,9 @@ static void test_every_status_was_provoked(void) {
 /* IPC sessions: this program is peer A, examples/c/ipc_peer.c peer B                              */
 /* ---------------------------------------------------------------------------------------------- */
 
-/* Sessions are freed but their 16-byte tombstones kept reachable, as for hosts (see free_host). */
-static plughost_session *g_freed_sessions[16];
-static atomic_int g_freed_session_count;
-
+/* Sessions are freed but their tombstones kept reachable, as for hosts (see keep_freed). */
 static void free_session(plughost_session *session) {
-    int slot = atomic_fetch_add(&g_freed_session_count, 1);
-    if (slot < (int)COUNT(g_freed_sessions)) {
-        g_freed_sessions[slot] = session;
-    }
+    keep_freed(session);
     plughost_session_free(session);
 }
 
