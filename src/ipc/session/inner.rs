@@ -100,6 +100,11 @@ pub(super) struct Inner {
     /// Threads about to park or parked in `follow`: a leader giving the role up wakes the
     /// waiting threads only when there are any.
     pub followers: AtomicUsize,
+    /// Callers asking a serving thread that holds the reader role to give it up (so that they
+    /// read their own answers, without a hand-off).
+    pub role_wanted: AtomicUsize,
+    /// Whether the reader-role holder is a serving thread (which gives the role up on request).
+    pub server_reads: AtomicBool,
     pub pending: Pending,
     pub services: Services,
     pub counters: Counters,
@@ -165,6 +170,8 @@ impl Inner {
             role: AtomicU64::new(0),
             servers: Mutex::new(Vec::new()),
             followers: AtomicUsize::new(0),
+            role_wanted: AtomicUsize::new(0),
+            server_reads: AtomicBool::new(false),
             pending: Pending::default(),
             services: Services::default(),
             counters: Counters::default(),

@@ -233,8 +233,20 @@ impl Inner {
     }
 
     fn lead(&self, goal: &Goal<'_>, deadline: Instant, role: &RoleGuard<'_>) -> Turn {
-        // A serving thread that took the role itself gives it up when nothing comes.
+        // A serving thread that took the role itself gives it up when nothing comes, or when a
+        // caller asks for it.
         let idle_server = matches!(goal, Goal::Serve { .. }) && role.owned();
+        if idle_server {
+            self.server_reads.store(true, Ordering::Relaxed);
+        }
+        let turn = self.lead_turn(goal, deadline, idle_server);
+        if idle_server {
+            self.server_reads.store(false, Ordering::Relaxed);
+        }
+        turn
+    }
+
+    fn lead_turn(&self, goal: &Goal<'_>, deadline: Instant, idle_server: bool) -> Turn {
         let mut buffer = ReceiveBuffer::take();
         let mut first = true;
         loop {
@@ -279,8 +291,14 @@ impl Inner {
             return Err(Turn::Idle);
         }
         let mut got = None;
+        let mut yielding = false;
         let mut poll = || {
             if goal.ready() || !self.is_open() {
+                return true;
+            }
+            if idle_server && self.role_wanted.load(Ordering::Relaxed) != 0 {
+                // A caller wants to read its own answer: give the role up.
+                yielding = true;
                 return true;
             }
             match self.receive_one(buffer) {
@@ -301,7 +319,7 @@ impl Inner {
         match got {
             Some(Ok(incoming)) => Ok(incoming),
             Some(Err(e)) => Err(Turn::Done(Err(e))),
-            None if waited.is_err() && idle_server => Err(Turn::Idle),
+            None if yielding || (waited.is_err() && idle_server) => Err(Turn::Idle),
             None if waited.is_err() => self.check_peer_process().map(|()| None).map_err(|e| Turn::Done(Err(e))),
             None => Ok(None),
         }

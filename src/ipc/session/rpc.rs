@@ -1,7 +1,7 @@
 //! Calls, events and serving, on the shared state (used by [`Session`](super::Session) and
 //! [`SessionHandle`](super::SessionHandle) alike).
 
-use super::inner::{thread_token, Inner};
+use super::inner::{thread_token, Inner, RoleGuard};
 use super::pending::CallSlot;
 use super::receive::Goal;
 use super::send::Deadline;
@@ -94,7 +94,7 @@ impl Inner {
         let deadline = &mut Deadline::After(timeout);
         // A thread holding the reader role from before the request leaves until its answer comes
         // is the only one that can read that answer: the call needs no slot in the pending map.
-        let answer = if let Some(role) = self.acquire_role() {
+        let answer = if let Some(role) = self.acquire_role().or_else(|| self.take_role_from_server()) {
             self.send(&request, deadline)?;
             Counters::bump(&self.counters.calls);
             self.await_own_answer(id, deadline.instant(), &role)?
@@ -108,6 +108,28 @@ impl Inner {
             self.pump(&goal, deadline.instant())?
         };
         answer.ok_or(IpcError::Timeout)
+    }
+
+    /// Ask a serving thread that holds the reader role (spinning after recent activity) to give
+    /// it up, and take it: spin at most the configured rounds. `None` when another caller reads
+    /// or the server is busy with a request; the call then follows.
+    fn take_role_from_server(&self) -> Option<RoleGuard<'_>> {
+        if !self.server_reads.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.role_wanted.fetch_add(1, Ordering::Relaxed);
+        let mut role = None;
+        for _ in 0..self.config.spin {
+            if self.role_free() {
+                role = self.acquire_role();
+                if role.is_some() {
+                    break;
+                }
+            }
+            std::hint::spin_loop();
+        }
+        self.role_wanted.fetch_sub(1, Ordering::Relaxed);
+        role
     }
 
     /// Send a one-way event on `channel`, waiting for room until `timeout` passes.
