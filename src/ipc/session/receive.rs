@@ -21,6 +21,8 @@
 //!   It spins on the ring first only after recent activity (a call made, an event published, a
 //!   request or event handled since its last park ran out idle); an idle server parks slice after
 //!   slice without spinning, so an idle session costs no CPU beyond one wake-up per [`SLICE`].
+//!   A caller that finds a serving thread reading asks for the role (`role_wanted`); the server
+//!   gives it up at its next poll round, and the caller reads its own answer.
 
 use super::inner::{Inner, ReadHalf, RoleGuard, SLICE};
 use super::memory::SegmentRing;
