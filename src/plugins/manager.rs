@@ -121,7 +121,7 @@ impl PluginManager {
                         return;
                     }
                 }
-                for slot in slots.iter().filter(|s| s.idle_expired()) {
+                for slot in &slots {
                     slot.stop_if_idle();
                 }
             })

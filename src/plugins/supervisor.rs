@@ -505,13 +505,6 @@ impl PluginSlot {
         }
     }
 
-    /// Whether [`PluginSlot::stop_if_idle`] would stop it now.
-    pub fn idle_expired(&self) -> bool {
-        let Some(ttl) = self.spec.idle_ttl else { return false };
-        let g = self.inner.lock();
-        g.state == PluginState::Running && g.in_flight == 0 && g.last_call.elapsed() >= ttl
-    }
-
     /// A snapshot for health.
     pub fn status(&self) -> PluginStatus {
         let g = self.inner.lock();
