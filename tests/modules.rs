@@ -386,7 +386,17 @@ fn health_reports_commands_process_and_components() {
     assert_eq!(v["status"], "healthy");
     assert_eq!(
         v["components"],
-        serde_json::json!(["logging", "storage", "events", "services", "ipc", "modules", "plugins", "health_monitor"])
+        serde_json::json!([
+            "logging",
+            "storage",
+            "events",
+            "services",
+            "ipc",
+            "modules",
+            "plugins",
+            "watch",
+            "health_monitor"
+        ])
     );
     assert!(v["process"]["rss_bytes"].as_u64().unwrap() > 0);
     assert!(v["process"]["threads"].as_u64().unwrap() >= 1);

@@ -205,6 +205,40 @@ namespace PlugHost.Tests
         }
 
         [Test]
+        public void WatchingReloadsARebuiltModule()
+        {
+            using (var watched = new Host(sandbox.Config("\"Watch\": {\"DebounceMs\": 50}")))
+            {
+                Assert.IsFalse(watched.Watching);
+                string path = sandbox.Install(Fixtures.Counter, "counter");
+                Module module = watched.LoadModule(path);
+                var topics = new List<string>();
+                string reloaded = null;
+                using (var done = new ManualResetEventSlim(false))
+                using (watched.Subscribe("*", e =>
+                {
+                    lock (topics) { topics.Add(e.Topic); }
+                    if (e.Topic == "plughost.module.reloaded")
+                    {
+                        reloaded = e.PayloadText;
+                        done.Set();
+                    }
+                }))
+                {
+                    watched.Watching = true;
+                    Assert.IsTrue(watched.Watching);
+                    Sandbox.Replace(Fixtures.CounterV2, path);
+                    Assert.IsTrue(done.Wait(TimeSpan.FromSeconds(20)), "reloaded: " + string.Join(", ", topics));
+                }
+                StringAssert.Contains("\"generation\":2", reloaded);
+                CollectionAssert.AreEqual(new[] { "plughost.module.reloading", "plughost.module.reloaded" }, topics.Where(t => t.StartsWith("plughost.module.")).ToArray());
+                Assert.AreEqual("2.0.0", module.ExecuteString("version", ""));
+                watched.Watching = false;
+                Assert.IsFalse(watched.Watching);
+            }
+        }
+
+        [Test]
         public void HealthIsParsed()
         {
             Module module = host.LoadModule(sandbox.Install(Fixtures.Counter, "counter"));
@@ -220,7 +254,7 @@ namespace PlugHost.Tests
             Assert.AreEqual(0, health.Reasons.Count);
             Assert.AreEqual(PlugHostLibrary.Version, health.Version);
             Assert.AreEqual(PlugHostLibrary.ExpectedAbiVersion, health.AbiVersion);
-            CollectionAssert.AreEqual(new[] { "logging", "storage", "events", "services", "ipc", "modules", "plugins", "health_monitor" }, health.Components);
+            CollectionAssert.AreEqual(new[] { "logging", "storage", "events", "services", "ipc", "modules", "plugins", "watch", "health_monitor" }, health.Components);
             Assert.Greater(health.Process.RssBytes.Value, 0UL);
             Assert.GreaterOrEqual(health.Process.Threads.Value, 1UL);
             ModuleHealth m = health.Modules.Single();

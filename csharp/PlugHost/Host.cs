@@ -437,6 +437,46 @@ namespace PlugHost
             return HealthReport.Parse(Interop.FromUtf8(Interop.TakeBuffer(output)));
         }
 
+        /// <summary>
+        /// Whether the work modules' files are watched (PlugHost.Modules.Watch.Enabled sets it at start).
+        /// While it is on, a module whose file (or a sibling library copied with it) changed is reloaded
+        /// once the files have been quiet for DebounceMs, on plughost's watcher thread; the outcome is
+        /// published on the event bus (see <see cref="Subscribe"/>) as "plughost.module.reloading", then
+        /// "plughost.module.reloaded" or "plughost.module.rolled_back", with JSON payloads. Setting it to
+        /// false waits for a reload in progress.
+        /// </summary>
+        public bool Watching
+        {
+            get
+            {
+                uint enabled;
+                bool added = false;
+                try
+                {
+                    plughost_host* h = Enter(ref added);
+                    Interop.Check(NativeMethods.plughost_host_watching(h, &enabled));
+                }
+                finally
+                {
+                    Exit(added);
+                }
+                return enabled != 0;
+            }
+            set
+            {
+                bool added = false;
+                try
+                {
+                    plughost_host* h = Enter(ref added);
+                    Interop.Check(NativeMethods.plughost_host_set_watching(h, value ? 1u : 0u));
+                }
+                finally
+                {
+                    Exit(added);
+                }
+            }
+        }
+
         /// <summary>Change the log level at run time.</summary>
         public void SetLogLevel(LogLevel level)
         {

@@ -461,6 +461,46 @@ namespace PlugHost.Native
         internal static extern int plughost_host_pump(plughost_host* host, uint max_calls, uint* out_ran);
 
         /// <summary>
+        ///  Switch watching the work modules' files on (`enabled` = 1) or off (0); other values give
+        ///  `PLUGHOST_ERR_INVALID_ARGUMENT`. `PlugHost.Modules.Watch.Enabled` sets it when the host starts.
+        ///
+        ///  While it is on, every loaded module's original file (the path it was loaded from, not its
+        ///  shadow copy) and the sibling libraries copied with it are watched; once they have been quiet for
+        ///  `DebounceMs` after a change, the module is reloaded as by `plughost_module_reload` with a NULL
+        ///  path, on plughost's watcher thread. A file that is not a complete library yet is tried again
+        ///  every `RetryMs`, up to `RetryLimitMs`. The outcome is published on the event bus (source
+        ///  `"host"`, JSON payloads): `plughost.module.reloading` `{"module", "id", "path"}`, then
+        ///  `plughost.module.reloaded` `{"module", "id", "generation", "ms"}` or
+        ///  `plughost.module.rolled_back` `{"module", "id", "reason"}` (the old generation keeps serving).
+        ///  Subscribe with `plughost_event_subscribe`; those callbacks run on the watcher thread.
+        ///
+        ///  Switching it off waits for a reload in progress to finish (unless called from a callback on
+        ///  the watcher thread, which only asks it to end). Switching on what is on, or off what is off,
+        ///  does nothing.
+        ///
+        ///  Errors: `INVALID_ARGUMENT`, `HOST_STOPPED`, `IO` (the operating system refused to watch).
+        ///
+        ///  # Safety
+        ///  `host` as for every host function.
+        ///
+        ///  Threads: any.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_host_set_watching", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_host_set_watching(plughost_host* host, uint enabled);
+
+        /// <summary>
+        ///  Write 1 to `out_enabled` if the work modules' files are being watched
+        ///  (see `plughost_host_set_watching`), 0 if not.
+        ///
+        ///  # Safety
+        ///  `host` as for every host function; `out_enabled` valid for a write.
+        ///
+        ///  Threads: any.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_host_watching", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_host_watching(plughost_host* host, uint* out_enabled);
+
+        /// <summary>
         ///  Copy the message of the calling thread's last failure into `buf` as UTF-8 with a terminating
         ///  NUL, truncated to fit `buf_len` (truncation may split a multi-byte character).
         ///

@@ -59,6 +59,41 @@ pub struct ModulesConfig {
     pub max_modules: usize,
     /// Whether sibling library files are copied into the shadow folder with the module.
     pub copy_dependencies: bool,
+    /// Watching the modules' files and reloading them when a build finished (`Modules.Watch`).
+    pub watch: WatchConfig,
+}
+
+/// File-watching settings (`PlugHost.Modules.Watch`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatchConfig {
+    /// Whether watching is on when the host starts (`Host::set_watching` changes it later).
+    pub enabled: bool,
+    /// How long a module's files must stay quiet after a change before it is reloaded.
+    pub debounce: Duration,
+    /// How often a reload that found an incomplete library (still being written) is tried again.
+    pub retry: Duration,
+    /// How long such retries go on before the reload is reported as rolled back.
+    pub retry_limit: Duration,
+}
+
+/// The keys of `PlugHost.Modules.Watch`.
+const WATCH_KEYS: &[&str] = &["Enabled", "DebounceMs", "RetryMs", "RetryLimitMs"];
+
+fn read_watch(r: &mut Reader, value: Option<&serde_json::Value>, path: &str) -> WatchConfig {
+    let empty = serde_json::Map::new();
+    let o = match value {
+        Some(value) => r.object(value, path, WATCH_KEYS).unwrap_or(&empty),
+        None => &empty,
+    };
+    let ms = |r: &mut Reader, key: &str, default: u64, min: u64| {
+        Duration::from_millis(r.integer(o, path, key, default, min, 3_600_000))
+    };
+    WatchConfig {
+        enabled: r.boolean(o, path, "Enabled", false),
+        debounce: ms(r, "DebounceMs", 500, 0),
+        retry: ms(r, "RetryMs", 100, 1),
+        retry_limit: ms(r, "RetryLimitMs", 10_000, 0),
+    }
 }
 
 impl Default for Config {
@@ -114,6 +149,7 @@ fn read_config(r: &mut Reader, root: &serde_json::Value) -> Config {
             "MaxPinnedGenerations",
             "MaxModules",
             "CopyDependencies",
+            "Watch",
         ],
     );
     let p = "$.PlugHost.Modules";
@@ -124,6 +160,7 @@ fn read_config(r: &mut Reader, root: &serde_json::Value) -> Config {
         max_pinned_generations: r.integer(&m, p, "MaxPinnedGenerations", 4, 0, 1_000) as usize,
         max_modules: r.integer(&m, p, "MaxModules", 64, 1, 65_535) as usize,
         copy_dependencies: r.boolean(&m, p, "CopyDependencies", true),
+        watch: read_watch(r, m.get("Watch"), "$.PlugHost.Modules.Watch"),
     };
 
     let logging = section(r, "Logging", &["Level"]);

@@ -76,3 +76,32 @@ fn wrong_types_and_bad_json_are_errors() {
     let e = Config::from_json(r#"{"PlugHost": {"Python": 5}}"#).unwrap_err();
     assert!(e.message().contains("$.PlugHost.Python: expected an object"));
 }
+
+#[test]
+fn reads_and_checks_the_watch_settings() {
+    let defaults = Config::default().modules.watch;
+    assert!(!defaults.enabled);
+    assert_eq!(
+        (defaults.debounce, defaults.retry, defaults.retry_limit),
+        (Duration::from_millis(500), Duration::from_millis(100), Duration::from_secs(10))
+    );
+    let c = Config::from_json(
+        r#"{"PlugHost": {"Modules": {"Watch": {"Enabled": true, "DebounceMs": 50, "RetryMs": 20, "RetryLimitMs": 0}}}}"#,
+    )
+    .unwrap();
+    let w = c.modules.watch;
+    assert!(w.enabled);
+    assert_eq!(
+        (w.debounce, w.retry, w.retry_limit),
+        (Duration::from_millis(50), Duration::from_millis(20), Duration::ZERO)
+    );
+    let e = Config::from_json(r#"{"PlugHost": {"Modules": {"Watch": {"Enabled": 1, "RetryMs": 0, "DebounceMS": 5}}}}"#)
+        .unwrap_err();
+    let m = e.message();
+    assert!(m.starts_with("3 problem(s)"), "{m}");
+    assert!(m.contains("$.PlugHost.Modules.Watch.Enabled: expected true or false, found 1"), "{m}");
+    assert!(m.contains("$.PlugHost.Modules.Watch.RetryMs: expected an integer from 1 to 3600000, found 0"), "{m}");
+    assert!(m.contains("$.PlugHost.Modules.Watch.DebounceMS: unknown key; did you mean \"DebounceMs\"?"), "{m}");
+    let e = Config::from_json(r#"{"PlugHost": {"Modules": {"Watch": true}}}"#).unwrap_err();
+    assert!(e.message().contains("$.PlugHost.Modules.Watch: expected an object, found true"), "{}", e.message());
+}

@@ -23,6 +23,8 @@ pub enum Component {
     Modules,
     /// Out-of-process plugins: started (unless on demand) and stopped.
     Plugins,
+    /// The module file watcher (when `Modules.Watch.Enabled`; switched at run time too).
+    Watch,
     /// The periodic health monitor.
     HealthMonitor,
 }
@@ -37,6 +39,7 @@ impl Component {
         (Component::Ipc, &[Component::Logging]),
         (Component::Modules, &[Component::Storage, Component::Events, Component::Services]),
         (Component::Plugins, &[Component::Storage, Component::Events, Component::Services, Component::Ipc]),
+        (Component::Watch, &[Component::Modules, Component::Events]),
         (Component::HealthMonitor, &[Component::Modules, Component::Plugins]),
     ];
 
@@ -50,6 +53,7 @@ impl Component {
             Component::Ipc => "ipc",
             Component::Modules => "modules",
             Component::Plugins => "plugins",
+            Component::Watch => "watch",
             Component::HealthMonitor => "health_monitor",
         }
     }

@@ -15,7 +15,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Event, EventHandler};
 use crate::health::{self, HealthMonitor, HealthReport};
 use crate::logging::{self, LogCallback, LogSink};
-use crate::modules::{ModuleId, ModuleManager};
+use crate::modules::{ModuleId, ModuleManager, Watcher};
 use crate::plugins::{PluginManager, PluginState, PluginStatus, StateListener};
 use crate::services::{ServiceHandler, ServiceThreading};
 use lifecycle::Lifecycle;
@@ -29,8 +29,9 @@ use std::time::Instant;
 pub struct Host {
     config: Config,
     shared: Arc<HostShared>,
-    modules: ModuleManager,
+    modules: Arc<ModuleManager>,
     plugins: PluginManager,
+    watcher: Mutex<Option<Watcher>>,
     log_sink: Arc<LogSink>,
     lifecycle: Lifecycle,
     monitor: Mutex<Option<HealthMonitor>>,
@@ -52,7 +53,7 @@ impl Host {
         let log_sink = LogSink::register(config.log_level);
         let shared = Arc::new(HostShared::new(&config));
         shared.services.main_thread().set_current();
-        let modules = ModuleManager::new(&config.modules, shared.clone());
+        let modules = Arc::new(ModuleManager::new(&config.modules, shared.clone()));
         let plugins = PluginManager::new(&config, &shared);
         for (name, _) in &config.reserved {
             tracing::warn!(section = %name, "configuration section is reserved for a later subsystem and not used yet");
@@ -62,6 +63,7 @@ impl Host {
             shared,
             modules,
             plugins,
+            watcher: Mutex::new(None),
             log_sink,
             lifecycle: Lifecycle::default(),
             monitor: Mutex::new(None),
@@ -81,6 +83,8 @@ impl Host {
             // Built in `start` already; nothing runs in the background.
             Component::Logging | Component::Storage | Component::Events | Component::Services | Component::Modules => {}
             Component::Plugins => self.plugins.start()?,
+            Component::Watch if self.config.modules.watch.enabled => self.start_watching()?,
+            Component::Watch => {}
             Component::Ipc => {
                 let swept = crate::ipc::segment::sweep_stale();
                 if swept > 0 {
@@ -103,6 +107,7 @@ impl Host {
                     monitor.stop();
                 }
             }
+            Component::Watch => self.stop_watching(),
             Component::Modules => self.modules.stop(),
             Component::Plugins => {
                 self.plugins.stop();
@@ -151,10 +156,12 @@ impl Host {
         &self.shared
     }
 
-    /// Load the module at `path`.
+    /// Load the module at `path`. While watching is on, its files are watched from now on.
     pub fn load_module(&self, path: &Path) -> Result<ModuleId> {
         self.check_running()?;
-        self.modules.load(path)
+        let id = self.modules.load(path)?;
+        self.refresh_watch();
+        Ok(id)
     }
 
     /// Execute `command` of module `id` on `input`, on the calling thread.
@@ -166,13 +173,72 @@ impl Host {
     /// Reload module `id`, from `path` or from its current source. Returns the new generation.
     pub fn reload_module(&self, id: ModuleId, path: Option<&Path>) -> Result<u64> {
         self.check_running()?;
-        self.modules.reload(id, path)
+        let result = self.modules.reload(id, path);
+        if path.is_some() {
+            // The module's source may have moved: watch its new folder.
+            self.refresh_watch();
+        }
+        result
     }
 
-    /// Unload module `id`.
+    /// Unload module `id` (and stop watching its files).
     pub fn unload_module(&self, id: ModuleId) -> Result<()> {
         self.check_running()?;
-        self.modules.unload(id)
+        let result = self.modules.unload(id);
+        self.refresh_watch();
+        result
+    }
+
+    /// Switch watching the modules' files on or off (`Modules.Watch.Enabled` sets it at start).
+    ///
+    /// While it is on, every loaded module's original file and the sibling libraries copied with it
+    /// are watched, and a module whose files changed is reloaded once they have been quiet for
+    /// `DebounceMs`, on the watcher's thread; the outcome is published on the bus
+    /// ([`crate::modules::RELOADING_TOPIC`], [`crate::modules::RELOADED_TOPIC`],
+    /// [`crate::modules::ROLLED_BACK_TOPIC`]). Switching it off ends the watcher's thread, waiting
+    /// for a reload it is running (called from a handler on that thread, it does not wait).
+    pub fn set_watching(&self, enabled: bool) -> Result<()> {
+        self.check_running()?;
+        if enabled {
+            self.start_watching()
+        } else {
+            self.stop_watching();
+            Ok(())
+        }
+    }
+
+    /// Whether the modules' files are being watched.
+    pub fn watching(&self) -> bool {
+        self.watcher.lock().is_some()
+    }
+
+    fn start_watching(&self) -> Result<()> {
+        let mut watcher = self.watcher.lock();
+        // Checked under the lock: a stop that began meanwhile takes the watcher after this.
+        self.check_running()?;
+        if watcher.is_none() {
+            *watcher =
+                Some(Watcher::start(self.modules.clone(), self.shared.clone(), self.config.modules.watch.clone())?);
+        }
+        Ok(())
+    }
+
+    fn stop_watching(&self) {
+        // Taken out first: a handler on the watcher's thread may load or unload (and so refresh).
+        let watcher = self.watcher.lock().take();
+        if let Some(watcher) = watcher {
+            let main_thread = self.shared.services.main_thread();
+            let pump = || {
+                main_thread.pump_if_current();
+            };
+            watcher.stop(main_thread.is_current().then_some(&pump as &dyn Fn()));
+        }
+    }
+
+    fn refresh_watch(&self) {
+        if let Some(watcher) = self.watcher.lock().as_ref() {
+            watcher.refresh();
+        }
     }
 
     /// Register a service of the embedding application.

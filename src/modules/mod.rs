@@ -16,9 +16,12 @@ mod report;
 pub mod shadow;
 mod stats;
 pub mod trust;
+mod watch;
 
 pub use report::{ModuleReport, RetainedReport};
 pub use stats::{CommandReport, LastDurations};
+pub(crate) use watch::Watcher;
+pub use watch::{RELOADED_TOPIC, RELOADING_TOPIC, ROLLED_BACK_TOPIC};
 
 use crate::config::ModulesConfig;
 use crate::error::{Error, ErrorKind, Result};
@@ -28,7 +31,7 @@ use current::Current;
 use generation::{Admission, Generation};
 use parking_lot::Mutex;
 use stats::{millis, ModuleStats};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -62,6 +65,17 @@ struct ModuleEntry {
     operation: Mutex<()>,
     stats: Arc<ModuleStats>,
     next_number: AtomicU64,
+}
+
+/// A loaded module as the file watcher sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct WatchTarget {
+    /// The module.
+    pub id: ModuleId,
+    /// Its name, as its current generation reports it.
+    pub name: String,
+    /// The file it was loaded from (resolved), not its shadow copy.
+    pub source: PathBuf,
 }
 
 /// Why an old generation is still around.
@@ -473,6 +487,29 @@ impl ModuleManager {
         let mut retained = self.retained.lock();
         retained.extend(keep);
         retained.len()
+    }
+
+    /// Every loaded module with the file it was loaded from, for the file watcher.
+    pub(crate) fn watch_targets(&self) -> Vec<WatchTarget> {
+        self.slots
+            .iter()
+            .filter_map(|slot| {
+                let entry = slot.entry.load_full()?;
+                let generation = slot.current.get().filter(|g| g.module == entry.id)?;
+                Some(WatchTarget { id: entry.id, name: generation.name.clone(), source: generation.source.clone() })
+            })
+            .collect()
+    }
+
+    /// The number of the generation module `id` serves with now.
+    pub(crate) fn generation_number(&self, id: ModuleId) -> Option<u64> {
+        let (slot, _) = self.entry(id).ok()?;
+        slot.current.get().filter(|g| g.module == id).map(|g| g.number)
+    }
+
+    /// Whether sibling library files travel with a module (and so are watched with it).
+    pub(crate) fn copies_dependencies(&self) -> bool {
+        self.config.copy_dependencies
     }
 
     /// Unload every module (at host stop) and refuse new loads.

@@ -43,7 +43,7 @@ fn create_private_dir(path: &Path) -> std::io::Result<()> {
 }
 
 /// Whether `path` is a library file that should travel with the module.
-fn is_sibling_library(path: &Path) -> bool {
+pub(crate) fn is_sibling_library(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|ext| platform::LIBRARY_EXTENSIONS.iter().any(|l| l.eq_ignore_ascii_case(ext)))

@@ -777,6 +777,8 @@ static void every_host_function_fails(const plughost_host *host, int32_t expecte
     CHECK_STATUS(plughost_host_set_main_thread(host), expected);
     CHECK_STATUS(plughost_host_set_pump_callback(host, pump_cb, &probe, counter_destroy), expected);
     CHECK_STATUS(plughost_host_pump(host, 0, &ran), expected);
+    CHECK_STATUS(plughost_host_set_watching(host, 1), expected);
+    CHECK_STATUS(plughost_host_watching(host, &ran), expected);
     CHECK_STATUS(plughost_module_load(host, STR(fx.counter), &id), expected);
     CHECK_STATUS(plughost_module_execute(host, 1, STR("get"), NULL, 0, &buffer), expected);
     CHECK_STATUS(plughost_module_reload(host, 1, NULL, 0, &number), expected);
@@ -1149,6 +1151,34 @@ static void test_reload(void) {
     CHECK_OK(plughost_module_reload(host, greeter, NULL, 0, &generation));
     CHECK_TEXT(run(host, greeter, "count", "", text, sizeof text), "2");
     free_host(host);
+}
+
+/* Watching module files: switched on and off, read back; the reload it makes is tested from Rust,
+   Python and C#. */
+static void test_watching(void) {
+    plughost_host *host = new_host("\"Watch\": {\"Enabled\": true, \"DebounceMs\": 20}", "");
+    uint32_t enabled = 7;
+    CHECK_OK(plughost_host_watching(host, &enabled));
+    CHECK(enabled == 1);
+    plughost_module_id id = load(host, fx.counter);
+    CHECK_OK(plughost_host_set_watching(host, 0));
+    CHECK_OK(plughost_host_set_watching(host, 0));
+    CHECK_OK(plughost_host_watching(host, &enabled));
+    CHECK(enabled == 0);
+    enabled = 7;
+    CHECK_STATUS(plughost_host_set_watching(host, 2), PLUGHOST_ERR_INVALID_ARGUMENT);
+    CHECK_LAST_ERROR_CONTAINS("enabled must be 0 or 1, not 2");
+    CHECK_STATUS(plughost_host_watching(host, NULL), PLUGHOST_ERR_NULL_ARGUMENT);
+    CHECK_OK(plughost_host_set_watching(host, 1));
+    CHECK_OK(plughost_host_watching(host, &enabled));
+    CHECK(enabled == 1);
+    CHECK_OK(plughost_module_unload(host, id));
+    /* Freeing a watching host ends the watcher's thread. */
+    free_host(host);
+
+    CHECK_STATUS(plughost_host_new(STR("{\"PlugHost\": {\"Modules\": {\"Watch\": {\"RetryMs\": 0}}}}"), &host),
+                 PLUGHOST_ERR_INVALID_CONFIG);
+    CHECK_LAST_ERROR_CONTAINS("$.PlugHost.Modules.Watch.RetryMs: expected an integer from 1 to 3600000, found 0");
 }
 
 static void test_state_transfer(void) {
@@ -2033,6 +2063,7 @@ int main(void) {
         {"module load errors", test_module_load_errors},
         {"limits and I/O", test_limits_and_io},
         {"reload", test_reload},
+        {"watching", test_watching},
         {"state transfer", test_state_transfer},
         {"reload under load", test_reload_under_load},
         {"drain timeout", test_drain_timeout},

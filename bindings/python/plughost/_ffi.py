@@ -199,6 +199,8 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
         [P_host, plughost_pump_callback, c_void_p, plughost_destroy_callback],
     ),
     "plughost_host_pump": (c_int32, [P_host, c_uint32, POINTER(c_uint32)]),
+    "plughost_host_set_watching": (c_int32, [P_host, c_uint32]),
+    "plughost_host_watching": (c_int32, [P_host, POINTER(c_uint32)]),
     "plughost_last_error_message": (c_size_t, [_bytes, c_size_t]),
     "plughost_last_error_status": (c_int32, []),
     "plughost_module_load": (c_int32, [P_host, _bytes, c_size_t, POINTER(plughost_module_id)]),

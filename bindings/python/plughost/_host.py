@@ -201,6 +201,23 @@ class Host(PluginsMixin):
         lib.plughost_module_load(self._handle(), raw, len(raw), byref(module_id))
         return Module(self, module_id.value, os.fsdecode(raw))
 
+    # --- watching module files ---
+
+    def set_watching(self, enabled: bool) -> None:
+        """Switch watching the modules' files on or off (``Modules.Watch.Enabled`` sets it at
+        start). While on, a module whose file (or a sibling library copied with it) changed is
+        reloaded once the files have been quiet for ``DebounceMs``; the outcome is published on the
+        bus as ``plughost.module.reloading``, then ``plughost.module.reloaded`` or
+        ``plughost.module.rolled_back`` (JSON payloads; see :meth:`subscribe`)."""
+        lib.plughost_host_set_watching(self._handle(), 1 if enabled else 0)
+
+    @property
+    def watching(self) -> bool:
+        """Whether the modules' files are being watched (see :meth:`set_watching`)."""
+        enabled = c_uint32()
+        lib.plughost_host_watching(self._handle(), byref(enabled))
+        return bool(enabled.value)
+
     # --- health and logs ---
 
     def health_json(self) -> str:

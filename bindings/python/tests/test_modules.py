@@ -336,3 +336,30 @@ def test_example_host_program(sandbox, fixtures):
         "fail: failure requested by the caller",
         "health: healthy",
     ]
+
+
+def test_watching_reloads_a_rebuilt_module(sandbox, fixtures):
+    config = sandbox.config(Watch={"DebounceMs": 50})
+    with plughost.Host(config) as host:
+        assert host.watching is False
+        path = sandbox.install(fixtures.counter, "counter")
+        counter = host.load_module(path)
+        reloaded = threading.Event()
+        outcomes = []
+
+        def heard(event):
+            outcomes.append((event.topic, json.loads(event.payload)))
+            if event.topic == "plughost.module.reloaded":
+                reloaded.set()
+
+        with host.subscribe("*", heard):
+            host.set_watching(True)
+            assert host.watching is True
+            replace_file(fixtures.counter_v2, path)
+            assert reloaded.wait(20), outcomes
+        topics = [topic for topic, _ in outcomes if topic.startswith("plughost.module.")]
+        assert topics == ["plughost.module.reloading", "plughost.module.reloaded"], outcomes
+        assert outcomes[-1][1]["generation"] == 2 and outcomes[-1][1]["module"] == "counter"
+        assert counter.execute_text("version") == "2.0.0"
+        host.set_watching(False)
+        assert host.watching is False
