@@ -18,9 +18,28 @@ const PATIENCE: Duration = Duration::from_secs(20);
 /// How long "nothing happens" is watched for: several debounce times.
 const QUIET: Duration = Duration::from_millis(400);
 
-fn host(sandbox: &Sandbox, enabled: bool) -> Arc<Host> {
+/// A host with the watch settings `enabled` and a short debounce, its watcher's events, and the
+/// counter module installed in its sandbox and loaded.
+struct Watched {
+    sb: Sandbox,
+    h: Arc<Host>,
+    outcomes: Outcomes,
+    path: std::path::PathBuf,
+    id: plughost::modules::ModuleId,
+}
+
+fn watched(enabled: bool) -> Watched {
     let watch = format!(r#""Watch": {{"Enabled": {enabled}, "DebounceMs": 50, "RetryMs": 20, "RetryLimitMs": 3000}}"#);
-    Host::from_json(&sandbox.config(&watch)).unwrap()
+    watched_with(&watch)
+}
+
+fn watched_with(watch: &str) -> Watched {
+    let sb = Sandbox::new();
+    let h = Host::from_json(&sb.config(watch)).unwrap();
+    let outcomes = Outcomes::new(&h);
+    let path = sb.install(&fixtures().counter, "counter");
+    let id = h.load_module(&path).unwrap();
+    Watched { sb, h, outcomes, path, id }
 }
 
 fn version(host: &Host, id: plughost::modules::ModuleId) -> String {
@@ -76,12 +95,8 @@ impl Outcomes {
 #[test]
 fn a_rebuild_is_reloaded_while_four_threads_call() {
     let f = fixtures();
-    let sb = Sandbox::new();
-    let h = host(&sb, true);
+    let Watched { sb: _sb, h, outcomes, path, id } = watched(true);
     assert!(h.watching());
-    let outcomes = Outcomes::new(&h);
-    let path = sb.install(&f.counter, "counter");
-    let id = h.load_module(&path).unwrap();
     h.execute(id, "increment", b"41").unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let (calls, failures) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
@@ -120,11 +135,7 @@ fn a_rebuild_is_reloaded_while_four_threads_call() {
 #[test]
 fn a_half_written_file_is_retried_until_complete() {
     let f = fixtures();
-    let sb = Sandbox::new();
-    let h = host(&sb, true);
-    let outcomes = Outcomes::new(&h);
-    let path = sb.install(&f.counter, "counter");
-    let id = h.load_module(&path).unwrap();
+    let Watched { sb: _sb, h, outcomes, path, id } = watched(true);
     let bytes = std::fs::read(&f.counter_v2).unwrap();
     let (first, rest) = bytes.split_at(bytes.len() / 2);
     std::fs::write(&path, first).unwrap();
@@ -148,11 +159,7 @@ fn a_half_written_file_is_retried_until_complete() {
 #[test]
 fn a_broken_build_rolls_back_and_the_old_generation_keeps_serving() {
     let f = fixtures();
-    let sb = Sandbox::new();
-    let h = host(&sb, true);
-    let outcomes = Outcomes::new(&h);
-    let path = sb.install(&f.counter, "counter");
-    let id = h.load_module(&path).unwrap();
+    let Watched { sb: _sb, h, outcomes, path, id } = watched(true);
     replace_file(&f.counter_broken, &path);
     outcomes.expect(RELOADING_TOPIC);
     let rolled_back = outcomes.expect(ROLLED_BACK_TOPIC);
@@ -169,12 +176,8 @@ fn a_broken_build_rolls_back_and_the_old_generation_keeps_serving() {
 #[test]
 fn a_file_that_stays_incomplete_rolls_back_after_the_retry_limit() {
     let f = fixtures();
-    let sb = Sandbox::new();
     let watch = r#""Watch": {"Enabled": true, "DebounceMs": 20, "RetryMs": 20, "RetryLimitMs": 200}"#;
-    let h = Host::from_json(&sb.config(watch)).unwrap();
-    let outcomes = Outcomes::new(&h);
-    let path = sb.install(&f.counter, "counter");
-    let id = h.load_module(&path).unwrap();
+    let Watched { sb: _sb, h, outcomes, path, id } = watched_with(watch);
     let bytes = std::fs::read(&f.counter_v2).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() / 3]).unwrap();
     outcomes.expect(RELOADING_TOPIC);
@@ -187,12 +190,8 @@ fn a_file_that_stays_incomplete_rolls_back_after_the_retry_limit() {
 #[test]
 fn watching_off_ignores_changes_and_on_again_reloads() {
     let f = fixtures();
-    let sb = Sandbox::new();
-    let h = host(&sb, false);
+    let Watched { sb: _sb, h, outcomes, path, id } = watched(false);
     assert!(!h.watching());
-    let outcomes = Outcomes::new(&h);
-    let path = sb.install(&f.counter, "counter");
-    let id = h.load_module(&path).unwrap();
     replace_file(&f.counter_v2, &path);
     assert!(outcomes.during(QUIET).is_empty());
     assert_eq!(version(&h, id), "1.0.0");
@@ -214,12 +213,7 @@ fn watching_off_ignores_changes_and_on_again_reloads() {
 
 #[test]
 fn a_changed_sibling_library_reloads_the_module() {
-    let f = fixtures();
-    let sb = Sandbox::new();
-    let h = host(&sb, true);
-    let outcomes = Outcomes::new(&h);
-    let path = sb.install(&f.counter, "counter");
-    let id = h.load_module(&path).unwrap();
+    let Watched { sb: _sb, h, outcomes, path, id } = watched(true);
     let folder = path.parent().unwrap();
     std::fs::write(folder.join("notes.txt"), b"not a library").unwrap();
     assert!(outcomes.during(QUIET).is_empty(), "other files are not watched");
@@ -233,12 +227,8 @@ fn a_changed_sibling_library_reloads_the_module() {
 #[test]
 fn unload_and_stop_end_the_watch() {
     let f = fixtures();
-    let sb = Sandbox::new();
-    let h = host(&sb, true);
-    let outcomes = Outcomes::new(&h);
-    let path = sb.install(&f.counter, "counter");
+    let Watched { sb, h, outcomes, path, id } = watched(true);
     let other = sb.install(&f.counter, "other");
-    let id = h.load_module(&path).unwrap();
     let kept = h.load_module(&other).unwrap();
     h.unload_module(id).unwrap();
     replace_file(&f.counter_v2, &path);
