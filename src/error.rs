@@ -87,11 +87,23 @@ pub enum ErrorKind {
     PluginFailed = PLUGHOST_ERR_PLUGIN_FAILED,
     /// The plugin's process ended during the call.
     PluginCrashed = PLUGHOST_ERR_PLUGIN_CRASHED,
+    /// Python cannot be used: the pool is disabled, the worker program is missing, or it cannot start CPython (no libpython, another version); the message says which.
+    PythonUnavailable = PLUGHOST_ERR_PYTHON_UNAVAILABLE,
+    /// The script raised; the run's answer carries the exception's type, message and traceback, and the output.
+    PythonError = PLUGHOST_ERR_PYTHON_ERROR,
+    /// Every Python worker is busy and the queue of waiting runs is full.
+    PoolSaturated = PLUGHOST_ERR_POOL_SATURATED,
+    /// The run exceeded its worker's memory limit (MemoryError); the worker is replaced.
+    PythonMemoryLimit = PLUGHOST_ERR_PYTHON_MEMORY_LIMIT,
+    /// The worker process ended during the run (os._exit, a crash); it is started again.
+    PythonWorkerCrashed = PLUGHOST_ERR_PYTHON_WORKER_CRASHED,
+    /// The named session's globals were lost with its worker (a timeout, a crash, recycling); the next run with that name starts a fresh session.
+    PythonSessionLost = PLUGHOST_ERR_PYTHON_SESSION_LOST,
 }
 
 impl ErrorKind {
     /// Every kind, in status order (used by tests and by `plughost_status_name`).
-    pub const ALL: [ErrorKind; 40] = [
+    pub const ALL: [ErrorKind; 46] = [
         Self::NullArgument,
         Self::InvalidArgument,
         Self::InvalidUtf8,
@@ -132,6 +144,12 @@ impl ErrorKind {
         Self::PluginStartFailed,
         Self::PluginFailed,
         Self::PluginCrashed,
+        Self::PythonUnavailable,
+        Self::PythonError,
+        Self::PoolSaturated,
+        Self::PythonMemoryLimit,
+        Self::PythonWorkerCrashed,
+        Self::PythonSessionLost,
     ];
 
     /// The stable status code of this kind.
@@ -193,6 +211,12 @@ impl ErrorKind {
             Self::PluginStartFailed => "PLUGHOST_ERR_PLUGIN_START_FAILED\0",
             Self::PluginFailed => "PLUGHOST_ERR_PLUGIN_FAILED\0",
             Self::PluginCrashed => "PLUGHOST_ERR_PLUGIN_CRASHED\0",
+            Self::PythonUnavailable => "PLUGHOST_ERR_PYTHON_UNAVAILABLE\0",
+            Self::PythonError => "PLUGHOST_ERR_PYTHON_ERROR\0",
+            Self::PoolSaturated => "PLUGHOST_ERR_POOL_SATURATED\0",
+            Self::PythonMemoryLimit => "PLUGHOST_ERR_PYTHON_MEMORY_LIMIT\0",
+            Self::PythonWorkerCrashed => "PLUGHOST_ERR_PYTHON_WORKER_CRASHED\0",
+            Self::PythonSessionLost => "PLUGHOST_ERR_PYTHON_SESSION_LOST\0",
         }
     }
 }

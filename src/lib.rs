@@ -47,6 +47,9 @@ pub mod plugin;
 /// cbindgen:ignore
 #[cfg(feature = "host")]
 pub mod plugins;
+/// cbindgen:ignore
+#[cfg(feature = "host")]
+pub mod python;
 #[cfg(feature = "host")]
 pub mod services;
 #[cfg(feature = "host")]

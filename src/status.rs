@@ -96,3 +96,16 @@ pub const PLUGHOST_ERR_PLUGIN_START_FAILED: i32 = 502;
 pub const PLUGHOST_ERR_PLUGIN_FAILED: i32 = 503;
 /// The plugin's process ended during the call; it is restarted per its policy.
 pub const PLUGHOST_ERR_PLUGIN_CRASHED: i32 = 504;
+
+/// Python cannot be used: the pool is disabled, the worker program is missing, or it cannot start CPython (no libpython, another version); the message says which.
+pub const PLUGHOST_ERR_PYTHON_UNAVAILABLE: i32 = 600;
+/// The script raised; the run's answer carries the exception's type, message and traceback, and the output.
+pub const PLUGHOST_ERR_PYTHON_ERROR: i32 = 601;
+/// Every Python worker is busy and the queue of waiting runs is full.
+pub const PLUGHOST_ERR_POOL_SATURATED: i32 = 602;
+/// The run exceeded its worker's memory limit (MemoryError); the worker is replaced.
+pub const PLUGHOST_ERR_PYTHON_MEMORY_LIMIT: i32 = 603;
+/// The worker process ended during the run (os._exit, a crash); it is started again.
+pub const PLUGHOST_ERR_PYTHON_WORKER_CRASHED: i32 = 604;
+/// The named session's globals were lost with its worker (a timeout, a crash, recycling); the next run with that name starts a fresh session.
+pub const PLUGHOST_ERR_PYTHON_SESSION_LOST: i32 = 605;

@@ -7,6 +7,7 @@
 
 mod ipc;
 mod plugins;
+mod python;
 mod reader;
 
 pub use ipc::IpcSettings;
@@ -14,6 +15,7 @@ pub use plugins::{
     spec_from_manifest, valid_name as valid_plugin_name, PluginSpec, PluginsConfig, RestartPolicy,
     SPEC_KEYS as PLUGIN_KEYS,
 };
+pub use python::{PoolStart, PythonConfig, PythonSandbox, DEFAULT_BLOCKED_IMPORTS};
 
 use crate::error::{Error, ErrorKind, Result};
 use reader::Reader;
@@ -39,7 +41,9 @@ pub struct Config {
     pub ipc: IpcSettings,
     /// Out-of-process plugins (`PlugHost.Plugins`).
     pub plugins: PluginsConfig,
-    /// Sections reserved for later subsystems (Python, Extensions), kept verbatim.
+    /// Pooled Python (`PlugHost.Python`).
+    pub python: PythonConfig,
+    /// Sections reserved for later subsystems (Extensions), kept verbatim.
     pub reserved: Vec<(String, serde_json::Value)>,
 }
 
@@ -173,8 +177,10 @@ fn read_config(r: &mut Reader, root: &serde_json::Value) -> Config {
 
     let plugins = plugins::read(r, host.and_then(|h| h.get("Plugins")).unwrap_or(&empty), "$.PlugHost.Plugins");
 
+    let python = python::read(r, host.and_then(|h| h.get("Python")).unwrap_or(&empty), "$.PlugHost.Python");
+
     let mut reserved = Vec::new();
-    for name in ["Python", "Extensions"] {
+    for name in ["Extensions"] {
         if let Some(value) = host.and_then(|h| h.get(name)) {
             // Reserved: must be an object; its keys are validated by the subsystem that takes it.
             if r.object(value, &format!("$.PlugHost.{name}"), &[]).is_some() {
@@ -206,6 +212,7 @@ fn read_config(r: &mut Reader, root: &serde_json::Value) -> Config {
         event_history_per_topic: r.integer(&events, "$.PlugHost.Events", "HistoryPerTopic", 64, 0, 100_000) as usize,
         ipc,
         plugins,
+        python,
         reserved,
     }
 }

@@ -70,6 +70,9 @@ pub struct PluginSpec {
     pub call_timeout: Duration,
     /// Where it was declared: `configuration` or the manifest's path.
     pub origin: String,
+    /// Environment variables set for its process, besides the session's (not configurable:
+    /// the host's own workers use it).
+    pub env: Vec<(String, String)>,
 }
 
 /// `PlugHost.Plugins`.
@@ -188,6 +191,7 @@ pub(super) fn read_spec(
         shutdown_timeout: ms(r, "ShutdownTimeoutMs", 5_000, 0),
         call_timeout: ms(r, "CallTimeoutMs", 30_000, 1),
         origin: origin.to_owned(),
+        env: Vec::new(),
     };
     Some(spec)
 }

@@ -20,7 +20,7 @@ fn reads_every_setting() {
                         "MaxPinnedGenerations": 2, "MaxModules": 3, "CopyDependencies": false},
             "Logging": {"Level": "DEBUG"}, "Health": {"IntervalMs": 1000},
             "Services": {"MainThreadCallTimeoutMs": 50}, "Storage": {"MaxBytes": 1024},
-            "Events": {"HistoryPerTopic": 5}, "Python": {"MaxInterpreters": 5}}}"#,
+            "Events": {"HistoryPerTopic": 5}, "Extensions": {"Anything": 5}}}"#,
     )
     .unwrap();
     assert_eq!(c.modules.trusted_roots, vec![PathBuf::from("/opt/mods"), PathBuf::from("rel")]);
@@ -35,7 +35,7 @@ fn reads_every_setting() {
     assert_eq!(c.storage_max_bytes, 1024);
     assert_eq!(c.event_history_per_topic, 5);
     assert_eq!(c.reserved.len(), 1);
-    assert_eq!(c.reserved[0].0, "Python");
+    assert_eq!(c.reserved[0].0, "Extensions");
 }
 
 #[test]

@@ -66,6 +66,9 @@ pub struct HealthReport {
     pub plugins: Vec<crate::plugins::PluginStatus>,
     /// Plugin manifests that could not be used.
     pub plugin_manifest_problems: Vec<String>,
+    /// The Python pool: workers (alive, busy, runs, restarts, RSS), queue depth, timeouts,
+    /// failures.
+    pub python: crate::python::PoolStatus,
 }
 
 /// Storage usage.
@@ -149,6 +152,10 @@ pub(crate) fn report(
             &mut reasons,
         );
     }
+    let python = host.python_pool().status();
+    for problem in host.python_pool().problems(&python) {
+        worsen(Status::Degraded, format!("Python pool: {problem}"), &mut reasons);
+    }
     if max_bytes > 0 && bytes * 10 > max_bytes * 9 {
         worsen(Status::Degraded, format!("storage is {bytes} of {max_bytes} bytes full"), &mut reasons);
     }
@@ -175,5 +182,6 @@ pub(crate) fn report(
         },
         plugins,
         plugin_manifest_problems: manifest_problems,
+        python,
     }
 }

@@ -23,6 +23,8 @@ pub enum Component {
     Modules,
     /// Out-of-process plugins: started (unless on demand) and stopped.
     Plugins,
+    /// The pool of Python worker processes (started with the host or by the first run).
+    Python,
     /// The module file watcher (when `Modules.Watch.Enabled`; switched at run time too).
     Watch,
     /// The periodic health monitor.
@@ -39,8 +41,9 @@ impl Component {
         (Component::Ipc, &[Component::Logging]),
         (Component::Modules, &[Component::Storage, Component::Events, Component::Services]),
         (Component::Plugins, &[Component::Storage, Component::Events, Component::Services, Component::Ipc]),
+        (Component::Python, &[Component::Storage, Component::Events, Component::Services, Component::Ipc]),
         (Component::Watch, &[Component::Modules, Component::Events]),
-        (Component::HealthMonitor, &[Component::Modules, Component::Plugins]),
+        (Component::HealthMonitor, &[Component::Modules, Component::Plugins, Component::Python]),
     ];
 
     /// The name used in health and logs.
@@ -53,6 +56,7 @@ impl Component {
             Component::Ipc => "ipc",
             Component::Modules => "modules",
             Component::Plugins => "plugins",
+            Component::Python => "python",
             Component::Watch => "watch",
             Component::HealthMonitor => "health_monitor",
         }

@@ -17,6 +17,7 @@ use crate::health::{self, HealthMonitor, HealthReport};
 use crate::logging::{self, LogCallback, LogSink};
 use crate::modules::{ModuleId, ModuleManager, Watcher};
 use crate::plugins::{PluginManager, PluginState, PluginStatus, StateListener};
+use crate::python::{PoolStatus, PythonOutput, PythonPool, PythonRun};
 use crate::services::{ServiceHandler, ServiceThreading};
 use lifecycle::Lifecycle;
 use parking_lot::Mutex;
@@ -31,6 +32,7 @@ pub struct Host {
     shared: Arc<HostShared>,
     modules: Arc<ModuleManager>,
     plugins: PluginManager,
+    python: Arc<PythonPool>,
     watcher: Mutex<Option<Watcher>>,
     log_sink: Arc<LogSink>,
     lifecycle: Lifecycle,
@@ -55,6 +57,7 @@ impl Host {
         shared.services.main_thread().set_current();
         let modules = Arc::new(ModuleManager::new(&config.modules, shared.clone()));
         let plugins = PluginManager::new(&config, &shared);
+        let python = PythonPool::new(&config.python, &config.ipc, &shared);
         for (name, _) in &config.reserved {
             tracing::warn!(section = %name, "configuration section is reserved for a later subsystem and not used yet");
         }
@@ -63,6 +66,7 @@ impl Host {
             shared,
             modules,
             plugins,
+            python,
             watcher: Mutex::new(None),
             log_sink,
             lifecycle: Lifecycle::default(),
@@ -83,6 +87,7 @@ impl Host {
             // Built in `start` already; nothing runs in the background.
             Component::Logging | Component::Storage | Component::Events | Component::Services | Component::Modules => {}
             Component::Plugins => self.plugins.start()?,
+            Component::Python => self.python.start_with_host(),
             Component::Watch if self.config.modules.watch.enabled => self.start_watching()?,
             Component::Watch => {}
             Component::Ipc => {
@@ -113,6 +118,7 @@ impl Host {
                 self.plugins.stop();
                 self.plugins.clear_listeners();
             }
+            Component::Python => self.python.stop(),
             Component::Ipc => {}
             Component::Services => {
                 self.shared.services.main_thread().set_pump_request(None);
@@ -372,6 +378,32 @@ impl Host {
     /// End a plugin state subscription.
     pub fn unsubscribe_plugin_states(&self, id: u64) -> Result<()> {
         self.plugins.unsubscribe(id)
+    }
+
+    /// Run Python in the pool (started by the first run unless `Python.Start` is `host-start`).
+    /// A script's exception is `Ok` with the exception in [`PythonOutput::result`]; the errors
+    /// are the pool's: `PythonUnavailable`, `PoolSaturated`, `Timeout` (the worker is killed and
+    /// started again), `PythonMemoryLimit`, `PythonWorkerCrashed`, `PythonSessionLost`,
+    /// `InvalidArgument`.
+    pub fn run_python(&self, run: &PythonRun) -> Result<PythonOutput> {
+        self.check_running()?;
+        self.python.run(run)
+    }
+
+    /// Forget the named Python session's globals; whether it existed.
+    pub fn drop_python_session(&self, name: &str) -> Result<bool> {
+        self.check_running()?;
+        self.python.drop_session(name)
+    }
+
+    /// The Python pool's workers, queue and counters.
+    pub fn python_status(&self) -> PoolStatus {
+        self.python.status()
+    }
+
+    /// The Python pool (for health).
+    pub(crate) fn python_pool(&self) -> &PythonPool {
+        &self.python
     }
 
     /// The plugins' manager (for health).

@@ -7,7 +7,10 @@ use super::{ProcessFigures, ProcessUsage};
 use std::os::windows::ffi::OsStrExt;
 use std::path::Path;
 use windows_sys::Win32::Foundation::{CloseHandle, HMODULE};
-use windows_sys::Win32::System::LibraryLoader::{GetModuleHandleExW, GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT};
+use windows_sys::Win32::System::LibraryLoader::{
+    GetModuleFileNameW, GetModuleHandleExW, GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS,
+    GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
+};
 use windows_sys::Win32::System::ProcessStatus::{K32GetProcessMemoryInfo, PROCESS_MEMORY_COUNTERS};
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION};
 
@@ -66,4 +69,21 @@ pub fn process_figures() -> ProcessFigures {
 /// Not collected on this platform yet (plugins run on Linux only for now).
 pub fn process_usage(_pid: u32) -> ProcessUsage {
     ProcessUsage::default()
+}
+
+/// The file of the DLL (or program) this code was loaded from.
+pub fn own_image_path() -> Option<std::path::PathBuf> {
+    use std::os::windows::ffi::OsStringExt;
+    let mut module: HMODULE = std::ptr::null_mut();
+    let address = own_image_path as *const u16;
+    let flags = GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT;
+    // SAFETY: with FROM_ADDRESS the name argument is an address inside this module; no reference
+    // is taken, and `module` is writable.
+    if unsafe { GetModuleHandleExW(flags, address, &mut module) } == 0 {
+        return None;
+    }
+    let mut buffer = vec![0u16; 32_768];
+    // SAFETY: `buffer` is writable for the length given; the call writes at most that many units.
+    let len = unsafe { GetModuleFileNameW(module, buffer.as_mut_ptr(), buffer.len() as u32) } as usize;
+    (len > 0 && len < buffer.len()).then(|| std::ffi::OsString::from_wide(&buffer[..len]).into())
 }

@@ -52,6 +52,7 @@ pub fn launch(spec: &PluginSpec, ipc: &IpcSettings, shared: &Arc<HostShared>, ge
         .args(&spec.args)
         .env(NAME_ENV, &spec.name)
         .env(IPC_ENV, ipc.to_json())
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -170,6 +170,32 @@ impl PluginSlot {
         self.inner.lock().state
     }
 
+    /// The current generation: it grows with every start and restart, so a new process has a new
+    /// one.
+    pub fn generation(&self) -> u64 {
+        self.inner.lock().generation
+    }
+
+    /// The id of the running process, if one runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.inner.lock().instance.as_ref().map(|i| i.child.pid())
+    }
+
+    /// Kill the current process (`why` is logged) and wait until its end has been handled: as a
+    /// crash, so the restart policy applies. Used when a call must not run on, such as a script
+    /// past its timeout.
+    pub fn kill(&self, why: &str) {
+        let (instance, generation) = {
+            let g = self.inner.lock();
+            (g.instance.clone(), g.generation)
+        };
+        if let Some(instance) = instance {
+            tracing::warn!(plugin = %self.spec.name, pid = instance.child.pid(), why, "killing the plugin's process");
+            instance.child.kill();
+            self.wait_for_end(generation, Instant::now() + KILL_GRACE);
+        }
+    }
+
     /// Change the state under `guard`, then tell the listener after releasing it.
     fn transition(&self, mut guard: MutexGuard<'_, SlotInner>, to: PluginState, reason: String) {
         let from = guard.state;

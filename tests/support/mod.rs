@@ -96,6 +96,24 @@ pub fn rust_plugins() -> &'static RustPlugins {
     })
 }
 
+/// The Python worker program (`python-worker`), built like the modules, once per process.
+pub fn python_worker() -> &'static PathBuf {
+    static WORKER: OnceLock<PathBuf> = OnceLock::new();
+    WORKER.get_or_init(|| {
+        build_release(&["plughost-python-worker"])
+            .join(format!("plughost-python-worker{}", std::env::consts::EXE_SUFFIX))
+    })
+}
+
+/// A host whose Python pool runs the built worker, with `python` as the rest of its
+/// `PlugHost.Python` settings (a JSON object's members, without braces; may be empty).
+pub fn python_host(python: &str) -> std::sync::Arc<plughost::Host> {
+    let worker = python_worker().display().to_string();
+    let comma = if python.trim().is_empty() { "" } else { "," };
+    let config = format!(r#"{{"PlugHost": {{"Python": {{"WorkerPath": {worker:?}{comma} {python}}}}}}}"#);
+    plughost::Host::from_json(&config).unwrap_or_else(|e| panic!("{config}: {e}"))
+}
+
 /// Build the Rust modules (see [`rust_modules`]) and the C modules.
 pub fn fixtures() -> &'static Fixtures {
     static FIXTURES: OnceLock<Fixtures> = OnceLock::new();

@@ -1,0 +1,14 @@
+//! Link the worker to the Python found at build time, with a run path to its library folder
+//! (pyenv and other non-system installations are not on the loader's default path), and record
+//! the version it was built for, which the worker checks at start.
+
+fn main() {
+    let config = pyo3_build_config::get();
+    if let Some(dir) = config.lib_dir() {
+        if std::env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("windows") {
+            println!("cargo:rustc-link-arg-bins=-Wl,-rpath,{dir}");
+        }
+    }
+    println!("cargo:rustc-env=PLUGHOST_PYTHON_BUILD_VERSION={}.{}", config.version().major, config.version().minor);
+    println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
+}

@@ -1,0 +1,86 @@
+//! The `plughost_host` module scripts import to reach the host's services: its log, its
+//! key-value storage, the services the application registered, and the event bus. Each call goes
+//! to the host over the worker's session with the interpreter's lock released.
+
+use plughost::plugin::{PluginError, PluginHost};
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use std::sync::OnceLock;
+
+pyo3::create_exception!(plughost_host, HostError, PyRuntimeError, "A host service call failed.");
+
+/// The host of this worker, set once when the worker starts.
+static HOST: OnceLock<PluginHost> = OnceLock::new();
+
+/// Remember `host` for the module's functions.
+pub fn set_host(host: PluginHost) {
+    let _ = HOST.set(host);
+}
+
+/// Run `call` on the host with the interpreter's lock released; a failure becomes `HostError`.
+fn with_host<T: Send>(py: Python<'_>, call: impl FnOnce(&PluginHost) -> Result<T, PluginError> + Send) -> PyResult<T> {
+    let host = HOST.get().ok_or_else(|| HostError::new_err("the worker is not connected to a host"))?;
+    py.detach(|| call(host)).map_err(|e| HostError::new_err(format!("{} (status {})", e.message, e.status)))
+}
+
+/// Text or bytes as bytes.
+fn bytes_of(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    if let Ok(text) = value.extract::<String>() {
+        return Ok(text.into_bytes());
+    }
+    Ok(value.cast::<PyBytes>()?.as_bytes().to_vec())
+}
+
+/// `log(level, message)`: level 1 error .. 5 trace, as the host's log levels.
+#[pyfunction]
+fn log(py: Python<'_>, level: u32, message: &str) -> PyResult<()> {
+    with_host(py, |h| h.log(level, message))
+}
+
+/// `storage_get(key) -> bytes | None`.
+#[pyfunction]
+fn storage_get<'py>(py: Python<'py>, key: &str) -> PyResult<Option<Bound<'py, PyBytes>>> {
+    let value = with_host(py, |h| h.storage_get(key))?;
+    Ok(value.map(|v| PyBytes::new(py, &v)))
+}
+
+/// `storage_set(key, value)`: value is bytes or text (stored as UTF-8).
+#[pyfunction]
+fn storage_set(py: Python<'_>, key: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    let value = bytes_of(value)?;
+    with_host(py, |h| h.storage_set(key, &value))
+}
+
+/// `call_service(name, input) -> bytes`: a service the application registered.
+#[pyfunction]
+fn call_service<'py>(py: Python<'py>, name: &str, input: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    let input = bytes_of(input)?;
+    let output = with_host(py, |h| h.call_service(name, &input))?;
+    Ok(PyBytes::new(py, &output))
+}
+
+/// `publish(topic, payload) -> int`: the event's sequence number.
+#[pyfunction]
+fn publish(py: Python<'_>, topic: &str, payload: &Bound<'_, PyAny>) -> PyResult<u64> {
+    let payload = bytes_of(payload)?;
+    with_host(py, |h| h.publish(topic, &payload))
+}
+
+/// Make the module importable as `plughost_host` (call once, with the interpreter's lock).
+pub fn install(py: Python<'_>) -> PyResult<()> {
+    let module = PyModule::new(py, "plughost_host")?;
+    module.add("HostError", py.get_type::<HostError>())?;
+    module.add_function(wrap_pyfunction!(log, &module)?)?;
+    module.add_function(wrap_pyfunction!(storage_get, &module)?)?;
+    module.add_function(wrap_pyfunction!(storage_set, &module)?)?;
+    module.add_function(wrap_pyfunction!(call_service, &module)?)?;
+    module.add_function(wrap_pyfunction!(publish, &module)?)?;
+    module.add("ERROR", 1)?;
+    module.add("WARN", 2)?;
+    module.add("INFO", 3)?;
+    module.add("DEBUG", 4)?;
+    module.add("TRACE", 5)?;
+    py.import("sys")?.getattr("modules")?.set_item("plughost_host", module)?;
+    Ok(())
+}

@@ -1,0 +1,125 @@
+"""The worker's run logic, loaded once into the worker's interpreter as `_plughost_worker`.
+
+One run at a time: `run` swaps `sys.stdout` and `sys.stderr` for capturing writers, executes,
+restores them, and answers `(kind, payload, stdout, stderr, truncated)` where `kind` is `json`
+(payload: the result as JSON text), `bytes`, or `raised` (payload: type name, message and
+traceback as JSON text).
+"""
+
+import ast
+import builtins
+import importlib
+import io
+import json
+import sys
+import traceback
+
+_sessions = {}
+_code_cache = {}
+_CODE_CACHE_LIMIT = 256
+
+
+class _Capture(io.TextIOBase):
+    """A text stream keeping at most `limit` characters; the rest is counted and cut off."""
+
+    def __init__(self, limit):
+        self._parts = []
+        self._size = 0
+        self._limit = limit
+        self.truncated = False
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        room = self._limit - self._size
+        if room > 0:
+            self._parts.append(text[:room])
+        if len(text) > max(room, 0):
+            self.truncated = True
+        self._size += len(text)
+        return len(text)
+
+    def getvalue(self):
+        return "".join(self._parts)
+
+
+def _compile(source, filename):
+    """The code of `source`, and of its last statement when that is an expression (the run's
+    result), compiled once per source and file name."""
+    key = (source, filename)
+    cached = _code_cache.get(key)
+    if cached is None:
+        tree = ast.parse(source, filename, "exec")
+        last = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr):
+            last = compile(ast.Expression(tree.body.pop().value), filename, "eval")
+        cached = (compile(tree, filename, "exec"), last)
+        if len(_code_cache) >= _CODE_CACHE_LIMIT:
+            _code_cache.clear()
+        _code_cache[key] = cached
+    return cached
+
+
+def _globals(session, filename):
+    if session is not None and session in _sessions:
+        return _sessions[session]
+    scope = {"__name__": "__main__", "__builtins__": builtins, "__file__": filename}
+    if session is not None:
+        _sessions[session] = scope
+    return scope
+
+
+def _execute(kind, first, second, args_json, kwargs_json, session):
+    if kind == "function":
+        args = json.loads(args_json)
+        kwargs = json.loads(kwargs_json)
+        if not isinstance(args, list):
+            raise TypeError("the arguments of a function must be a JSON array")
+        if not isinstance(kwargs, dict):
+            raise TypeError("the keyword arguments of a function must be a JSON object")
+        return getattr(importlib.import_module(first), second)(*args, **kwargs)
+    if kind == "file":
+        filename = first
+        with open(first, "rb") as f:
+            source = f.read().decode("utf-8")
+    else:
+        source, filename = first, second
+    body, last = _compile(source, filename)
+    scope = _globals(session, filename)
+    scope["args"] = json.loads(args_json)
+    exec(body, scope)
+    return eval(last, scope) if last is not None else None
+
+
+def _encode(value):
+    if value is None:
+        return "json", b"null"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "bytes", bytes(value)
+    try:
+        return "json", json.dumps(value, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"the result is not JSON-compatible: {e}") from None
+
+
+def run(kind, first, second, args_json, kwargs_json, session, max_output):
+    out, err = _Capture(max_output), _Capture(max_output)
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err
+    try:
+        answer, payload = _encode(_execute(kind, first, second, args_json, kwargs_json, session))
+    except BaseException as e:  # noqa: B036 - the script's every exception is its answer
+        frames = e.__traceback__.tb_next if e.__traceback__ is not None else None
+        text = "".join(traceback.format_exception(type(e), e, frames))
+        answer = "raised"
+        payload = json.dumps({"kind": type(e).__name__, "message": str(e), "traceback": text}).encode("utf-8")
+    finally:
+        sys.stdout, sys.stderr = saved
+    return answer, payload, out.getvalue(), err.getvalue(), out.truncated or err.truncated
+
+
+def drop_session(name):
+    return _sessions.pop(name, None) is not None
