@@ -22,7 +22,7 @@ fi
 
 echo "== native library and fixture modules"
 cargo build --quiet --lib
-cargo build --quiet --release -p counter -p counter-v2 -p counter-broken -p tls-pinned --target-dir target/fixtures
+cargo build --quiet --release -p counter -p counter-v2 -p counter-broken -p tls-pinned -p plughost-python-worker --target-dir target/fixtures
 fixtures=target/csharp-fixtures
 mkdir -p "$fixtures"
 c_module() { # source define name

@@ -185,7 +185,8 @@ fn c_test_program_passes_under_sanitizers() {
     };
     cmd.env("PLUGHOST_TEST_DIR", sb.dir.path())
         .env("PLUGHOST_TEST_IPC_PEER", &ipc_peer)
-        .env("PLUGHOST_TEST_PLUGIN_C", &plugin_c);
+        .env("PLUGHOST_TEST_PLUGIN_C", &plugin_c)
+        .env("PLUGHOST_TEST_PYTHON_WORKER", support::python_worker());
     for (var, module, name) in modules {
         cmd.env(format!("PLUGHOST_TEST_{var}"), sb.install(module, name));
     }

@@ -60,6 +60,9 @@ namespace PlugHost.Tests
         /// <summary>examples/c/ipc_peer.c built: the C peer B of the session tests.</summary>
         public static string IpcPeer { get { return Existing(Path.Combine(Repo, "target", "csharp-fixtures", "ipc_peer")); } }
 
+        /// <summary>The Python pool's worker program (python-worker), built into target/fixtures.</summary>
+        public static string PythonWorker { get { return Existing(Path.Combine(Repo, "target", "fixtures", "release", "plughost-python-worker")); } }
+
         /// <summary>examples/c/plugin_c.c built: the plugin of the host-side plugin tests.</summary>
         public static string PluginC { get { return Existing(Path.Combine(Repo, "target", "csharp-fixtures", "plugin_c")); } }
 

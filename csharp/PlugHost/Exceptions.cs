@@ -77,6 +77,12 @@ namespace PlugHost
                 case NativeMethods.PLUGHOST_ERR_PLUGIN_START_FAILED: return new PluginStartFailedException(status, name, message);
                 case NativeMethods.PLUGHOST_ERR_PLUGIN_FAILED: return new PluginFailedException(status, name, message);
                 case NativeMethods.PLUGHOST_ERR_PLUGIN_CRASHED: return new PluginCrashedException(status, name, message);
+                case NativeMethods.PLUGHOST_ERR_PYTHON_UNAVAILABLE: return new PythonUnavailableException(status, name, message);
+                case NativeMethods.PLUGHOST_ERR_PYTHON_ERROR: return new PythonScriptException(status, name, message);
+                case NativeMethods.PLUGHOST_ERR_POOL_SATURATED: return new PythonPoolSaturatedException(status, name, message);
+                case NativeMethods.PLUGHOST_ERR_PYTHON_MEMORY_LIMIT: return new PythonMemoryLimitException(status, name, message);
+                case NativeMethods.PLUGHOST_ERR_PYTHON_WORKER_CRASHED: return new PythonWorkerCrashedException(status, name, message);
+                case NativeMethods.PLUGHOST_ERR_PYTHON_SESSION_LOST: return new PythonSessionLostException(status, name, message);
                 default: return new PlugHostException(status, name, message);
             }
         }
@@ -422,5 +428,66 @@ namespace PlugHost
 
         /// <summary>What is wrong with the library.</summary>
         public NativeLibraryProblem Problem { get; private set; }
+    }
+
+    /// <summary>PYTHON_*, POOL_SATURATED: a failure of a run in the Python pool.</summary>
+    [Serializable]
+    public class PythonPoolException : PlugHostException
+    {
+        public PythonPoolException(int status, string name, string message) : base(status, name, message) { }
+    }
+
+    /// <summary>PYTHON_UNAVAILABLE: Python cannot be used (pool disabled, no worker program, no usable CPython); the message says which.</summary>
+    [Serializable]
+    public class PythonUnavailableException : PythonPoolException
+    {
+        public PythonUnavailableException(int status, string name, string message) : base(status, name, message) { }
+    }
+
+    /// <summary>PYTHON_ERROR: the script raised. Host.RunPython fills in the exception's type, traceback and the captured output.</summary>
+    [Serializable]
+    public class PythonScriptException : PythonPoolException
+    {
+        public PythonScriptException(int status, string name, string message) : base(status, name, message) { }
+
+        /// <summary>The exception's type name, such as ZeroDivisionError.</summary>
+        public string PythonType { get; internal set; }
+
+        /// <summary>The formatted traceback.</summary>
+        public string PythonTraceback { get; internal set; }
+
+        /// <summary>What the run wrote to stdout before it raised.</summary>
+        public string Stdout { get; internal set; }
+
+        /// <summary>What the run wrote to stderr before it raised.</summary>
+        public string Stderr { get; internal set; }
+    }
+
+    /// <summary>POOL_SATURATED: every Python worker is busy and the queue of waiting runs is full.</summary>
+    [Serializable]
+    public class PythonPoolSaturatedException : PythonPoolException
+    {
+        public PythonPoolSaturatedException(int status, string name, string message) : base(status, name, message) { }
+    }
+
+    /// <summary>PYTHON_MEMORY_LIMIT: the run exceeded its worker's memory limit; the worker is replaced.</summary>
+    [Serializable]
+    public class PythonMemoryLimitException : PythonPoolException
+    {
+        public PythonMemoryLimitException(int status, string name, string message) : base(status, name, message) { }
+    }
+
+    /// <summary>PYTHON_WORKER_CRASHED: the worker process ended during the run; it is started again.</summary>
+    [Serializable]
+    public class PythonWorkerCrashedException : PythonPoolException
+    {
+        public PythonWorkerCrashedException(int status, string name, string message) : base(status, name, message) { }
+    }
+
+    /// <summary>PYTHON_SESSION_LOST: the named session's globals were lost with its worker; the next run starts it afresh.</summary>
+    [Serializable]
+    public class PythonSessionLostException : PythonPoolException
+    {
+        public PythonSessionLostException(int status, string name, string message) : base(status, name, message) { }
     }
 }

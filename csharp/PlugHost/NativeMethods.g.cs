@@ -229,6 +229,30 @@ namespace PlugHost.Native
         /// </summary>
         internal const int PLUGHOST_ERR_PLUGIN_CRASHED = 504;
         /// <summary>
+        ///  Python cannot be used: the pool is disabled, the worker program is missing, or it cannot start CPython (no libpython, another version); the message says which.
+        /// </summary>
+        internal const int PLUGHOST_ERR_PYTHON_UNAVAILABLE = 600;
+        /// <summary>
+        ///  The script raised; the run's answer carries the exception's type, message and traceback, and the output.
+        /// </summary>
+        internal const int PLUGHOST_ERR_PYTHON_ERROR = 601;
+        /// <summary>
+        ///  Every Python worker is busy and the queue of waiting runs is full.
+        /// </summary>
+        internal const int PLUGHOST_ERR_POOL_SATURATED = 602;
+        /// <summary>
+        ///  The run exceeded its worker's memory limit (MemoryError); the worker is replaced.
+        /// </summary>
+        internal const int PLUGHOST_ERR_PYTHON_MEMORY_LIMIT = 603;
+        /// <summary>
+        ///  The worker process ended during the run (os._exit, a crash); it is started again.
+        /// </summary>
+        internal const int PLUGHOST_ERR_PYTHON_WORKER_CRASHED = 604;
+        /// <summary>
+        ///  The named session's globals were lost with its worker (a timeout, a crash, recycling); the next run with that name starts a fresh session.
+        /// </summary>
+        internal const int PLUGHOST_ERR_PYTHON_SESSION_LOST = 605;
+        /// <summary>
         ///  The version of the C ABI. Raised only when an existing function or type changes incompatibly;
         ///  additions keep it.
         /// </summary>
@@ -848,6 +872,56 @@ namespace PlugHost.Native
         /// </summary>
         [DllImport(__DllName, EntryPoint = "plughost_plugin_name", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
         internal static extern int plughost_plugin_name(ulong* out_name);
+
+        /// <summary>
+        ///  Run Python in the pool. `request` (UTF-8 JSON) holds exactly one of `code` (with an optional
+        ///  `filename` for tracebacks), `file` (a path the worker reads), or `module` with `function`;
+        ///  optionally `args` (for code and files, any JSON value the script sees as its global `args`;
+        ///  for a function, an array of positional arguments), `kwargs` (a function's keyword arguments),
+        ///  `session` (a name whose globals persist from run to run), `timeout_ms` (default the pool's
+        ///  `TimeoutMs`; queueing included).
+        ///
+        ///  On success a new buffer in `out_json` holds the JSON answer: `result` (the value of the
+        ///  code's last expression, or the function's return value, as JSON) or `result_base64` (when it
+        ///  was `bytes`), `error` (`null`), `stdout`, `stderr`, `truncated`, `worker`, `duration_us`.
+        ///
+        ///  When the script raised, the status is `PYTHON_ERROR` and — unlike every other error —
+        ///  `out_json` is written too, with `error` = {`type`, `message`, `traceback`} and the output;
+        ///  the last error holds the traceback.
+        ///
+        ///  Other errors (nothing written): `INVALID_ARGUMENT` (a malformed request), `PYTHON_UNAVAILABLE`
+        ///  (disabled, no worker program, no usable Python), `POOL_SATURATED` (every worker busy and
+        ///  `QueueLimit` runs waiting), `TIMEOUT` (the worker was killed and is started again),
+        ///  `PYTHON_MEMORY_LIMIT` (MemoryError under `MemoryLimitMb`; the worker is replaced),
+        ///  `PYTHON_WORKER_CRASHED` (the worker ended during the run), `PYTHON_SESSION_LOST` (the
+        ///  session's worker was replaced since its last run; the next run starts it afresh),
+        ///  `HOST_STOPPED`.
+        ///
+        ///  # Safety
+        ///  `host` from `plughost_host_new`; `request` valid for `request_len` bytes; `out_json` valid
+        ///  for a write.
+        ///
+        ///  Threads: any, any number at once (runs beyond the workers wait in the queue); blocks until
+        ///  the run ends. The first run starts the pool unless `Start` is `host-start`.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_python_run", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_python_run(plughost_host* host, byte* request, System.UIntPtr request_len, ulong* out_json);
+
+        /// <summary>
+        ///  Forget the globals of the named Python session `name` (UTF-8); writes 1 to `out_existed` if
+        ///  it existed, 0 if not.
+        ///
+        ///  Errors: `INVALID_ARGUMENT` (an empty name), `TIMEOUT` (its worker stayed busy past the pool's
+        ///  `TimeoutMs`), `HOST_STOPPED`.
+        ///
+        ///  # Safety
+        ///  `host` from `plughost_host_new`; `name` valid for `name_len` bytes; `out_existed` valid for a
+        ///  write.
+        ///
+        ///  Threads: any; waits while a run of the session is on its worker.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_python_drop_session", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_python_drop_session(plughost_host* host, byte* name, System.UIntPtr name_len, uint* out_existed);
 
         /// <summary>
         ///  Register a service under `name` (UTF-8, unique). Modules reach it through their host table;

@@ -8,7 +8,7 @@
 //!   `last_error`, `host`, `module`, `service`, `storage`, `event`, `buffer`, `session` (IPC
 //!   sessions, both peers; its handles use `handle`'s tombstones), `plugin` (out-of-process
 //!   plugins, the host's side), `plugin_side` (writing an out-of-process plugin:
-//!   `plughost_plugin_run` and the host services). Each export runs its
+//!   `plughost_plugin_run` and the host services), `python` (the Python pool). Each export runs its
 //!   body through [`boundary`](self) helpers that catch panics and record the last error.
 //!
 //! Conventions (see README "C API conventions"): the object first, then inputs, then outputs; a
@@ -46,6 +46,8 @@ pub mod module;
 pub mod plugin;
 #[cfg(feature = "ffi")]
 pub mod plugin_side;
+#[cfg(feature = "ffi")]
+pub mod python;
 #[cfg(feature = "ffi")]
 pub mod service;
 #[cfg(feature = "ffi")]

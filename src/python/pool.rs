@@ -16,7 +16,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::host::HostShared;
 use crate::plugins::protocol::{decode, encode};
 use parking_lot::{Condvar, Mutex};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -45,6 +45,8 @@ struct PoolState {
     busy: Vec<bool>,
     waiting: usize,
     sessions: HashMap<String, Binding>,
+    /// Sessions whose worker was killed, crashed or recycled; their next run is told once.
+    lost: HashSet<String>,
     stopped: bool,
 }
 
@@ -119,6 +121,7 @@ impl PythonPool {
                 busy: Vec::new(),
                 waiting: 0,
                 sessions: HashMap::new(),
+                lost: HashSet::new(),
                 stopped: false,
             }),
             freed: Condvar::new(),
@@ -236,8 +239,14 @@ impl PythonPool {
     /// Forget the named session's globals; whether it existed.
     pub fn drop_session(&self, name: &str) -> Result<bool> {
         let deadline = Instant::now() + self.config.timeout;
-        if !self.state.lock().sessions.contains_key(name) {
-            return Ok(false);
+        {
+            let mut s = self.state.lock();
+            if s.lost.remove(name) {
+                return Ok(true);
+            }
+            if !s.sessions.contains_key(name) {
+                return Ok(false);
+            }
         }
         let worker = match self.acquire(Some(name), deadline) {
             Ok(worker) => worker,
@@ -261,20 +270,20 @@ impl PythonPool {
                 break Err(Error::new(ErrorKind::HostStopped, "the host is stopped"));
             }
             let bound = session.and_then(|name| s.sessions.get(name).copied());
-            let choice = match bound {
-                Some(binding) => {
-                    let worker = &s.workers[binding.worker];
-                    if worker.slot.generation() != binding.generation && !s.busy[binding.worker] {
-                        let name = session.unwrap_or_default();
-                        s.sessions.remove(name);
-                        self.counters.sessions_lost.fetch_add(1, Ordering::Relaxed);
-                        break Err(Error::new(
-                            ErrorKind::PythonSessionLost,
-                            format!("the session \"{name}\" was lost with its worker (timeout, crash or recycling); the next run starts it afresh"),
-                        ));
-                    }
-                    (!s.busy[binding.worker]).then_some(binding.worker)
+            if let Some(name) = session {
+                let replaced =
+                    bound.is_some_and(|b| !s.busy[b.worker] && s.workers[b.worker].slot.generation() != b.generation);
+                if s.lost.remove(name) || replaced {
+                    s.sessions.remove(name);
+                    self.counters.sessions_lost.fetch_add(1, Ordering::Relaxed);
+                    break Err(Error::new(
+                        ErrorKind::PythonSessionLost,
+                        format!("the session \"{name}\" was lost with its worker (timeout, crash or recycling); the next run starts it afresh"),
+                    ));
                 }
+            }
+            let choice = match bound {
+                Some(binding) => (!s.busy[binding.worker]).then_some(binding.worker),
                 None => self.idle_worker(&s),
             };
             if let Some(index) = choice {
@@ -335,6 +344,7 @@ impl PythonPool {
             None
         };
         if let Some(why) = recycle {
+            self.lose_sessions_of(worker.index);
             worker.recycle(&why);
         }
         let mut s = self.state.lock();
@@ -378,6 +388,17 @@ impl PythonPool {
         Ok(output)
     }
 
+    /// The sessions bound to worker `index` lose their globals with its process: their next run
+    /// is told so.
+    fn lose_sessions_of(&self, index: usize) {
+        let mut s = self.state.lock();
+        let names: Vec<String> = s.sessions.iter().filter(|(_, b)| b.worker == index).map(|(n, _)| n.clone()).collect();
+        for name in names {
+            s.sessions.remove(&name);
+            s.lost.insert(name);
+        }
+    }
+
     /// A call to `worker` failed with `e`: say what it means for a Python run.
     fn failed(&self, worker: &Worker, e: Error, timeout: Duration) -> Error {
         let c = &worker.counters;
@@ -386,6 +407,7 @@ impl PythonPool {
             ErrorKind::Timeout | ErrorKind::IpcTimeout => {
                 c.timeouts.fetch_add(1, Ordering::Relaxed);
                 self.counters.timeouts.fetch_add(1, Ordering::Relaxed);
+                self.lose_sessions_of(worker.index);
                 worker.slot.kill("a Python run exceeded its timeout");
                 c.runs_since_start.store(0, Ordering::Relaxed);
                 timeout_error(format!(
@@ -394,6 +416,7 @@ impl PythonPool {
                 ))
             }
             ErrorKind::PluginCrashed | ErrorKind::IpcPeerDead => {
+                self.lose_sessions_of(worker.index);
                 c.crashes.fetch_add(1, Ordering::Relaxed);
                 c.runs_since_start.store(0, Ordering::Relaxed);
                 Error::new(
@@ -414,6 +437,7 @@ impl PythonPool {
             let mut s = self.state.lock();
             s.stopped = true;
             s.sessions.clear();
+            s.lost.clear();
             std::mem::take(&mut s.workers)
         };
         self.freed.notify_all();

@@ -50,7 +50,7 @@
 /* Harness                                                                                        */
 /* ---------------------------------------------------------------------------------------------- */
 
-#define STATUS_SLOTS 600
+#define STATUS_SLOTS 700
 
 static atomic_int g_passed;
 static atomic_int g_failed;
@@ -214,6 +214,7 @@ static struct {
     const char *restore_fails;
     const char *ipc_peer;
     const char *plugin_c;
+    const char *python_worker;
 } fx;
 
 static const char *env_path(const char *name) {
@@ -256,6 +257,7 @@ static void load_fixtures(void) {
     fx.restore_fails = env_path("PLUGHOST_TEST_RESTORE_FAILS");
     fx.ipc_peer = env_path("PLUGHOST_TEST_IPC_PEER");
     fx.plugin_c = env_path("PLUGHOST_TEST_PLUGIN_C");
+    fx.python_worker = env_path("PLUGHOST_TEST_PYTHON_WORKER");
 }
 
 /* Write `len` bytes to a new file. */
@@ -652,6 +654,12 @@ static const struct {
     NAMED(PLUGHOST_ERR_PLUGIN_START_FAILED),
     NAMED(PLUGHOST_ERR_PLUGIN_FAILED),
     NAMED(PLUGHOST_ERR_PLUGIN_CRASHED),
+    NAMED(PLUGHOST_ERR_PYTHON_UNAVAILABLE),
+    NAMED(PLUGHOST_ERR_PYTHON_ERROR),
+    NAMED(PLUGHOST_ERR_POOL_SATURATED),
+    NAMED(PLUGHOST_ERR_PYTHON_MEMORY_LIMIT),
+    NAMED(PLUGHOST_ERR_PYTHON_WORKER_CRASHED),
+    NAMED(PLUGHOST_ERR_PYTHON_SESSION_LOST),
 };
 
 static void test_versions_and_status_names(void) {
@@ -2044,6 +2052,90 @@ static void test_plugins_host_side(void) {
     CHECK_STATUS(plughost_plugin_stop(host, STR("cplug")), PLUGHOST_ERR_INVALID_HANDLE);
 }
 
+/* Run a Python request; the answer (or, for PYTHON_ERROR, the exception's answer) as text in `out`. */
+static int32_t python_run(const plughost_host *host, const char *request, char *out, size_t cap) {
+    plughost_buffer answer = 0;
+    out[0] = '\0';
+    int32_t status = plughost_python_run(host, STR(request), &answer);
+    if (status == PLUGHOST_OK || status == PLUGHOST_ERR_PYTHON_ERROR) {
+        take_text(answer, out, cap);
+    }
+    return status;
+}
+
+static void *python_sleep(void *arg) {
+    char text[512];
+    CHECK_OK(python_run((const plughost_host *)arg, "{\"code\": \"import time\\ntime.sleep(0.8)\"}", text, sizeof text));
+    return NULL;
+}
+
+static void test_python_pool(void) {
+    char config[4 * PATH_CAP];
+    fits_or_exit(snprintf(config, sizeof config,
+                          "{\"PlugHost\": {\"Python\": {\"WorkerPath\": \"%s\", \"Workers\": 1, \"QueueLimit\": 0, "
+                          "\"MemoryLimitMb\": 300}}}",
+                          fx.python_worker),
+                 sizeof config, "Python configuration");
+    plughost_host *host = NULL;
+    CHECK_OK(plughost_host_new(STR(config), &host));
+    char text[4096];
+    CHECK_OK(python_run(host, "{\"code\": \"print('hi')\\nsum(args)\", \"args\": [1, 2, 3]}", text, sizeof text));
+    CHECK(strstr(text, "\"result\":6") != NULL && strstr(text, "\"stdout\":\"hi\\n\"") != NULL);
+    CHECK_OK(python_run(host, "{\"code\": \"b'ab'\"}", text, sizeof text));
+    CHECK(strstr(text, "\"result_base64\":\"YWI=\"") != NULL);
+    /* A script's exception: the status, and the answer with the exception and the output so far. */
+    CHECK_STATUS(python_run(host, "{\"code\": \"print('partial')\\n1/0\"}", text, sizeof text),
+                 PLUGHOST_ERR_PYTHON_ERROR);
+    CHECK(strstr(text, "\"type\":\"ZeroDivisionError\"") != NULL && strstr(text, "partial") != NULL);
+    CHECK_LAST_ERROR_CONTAINS("ZeroDivisionError");
+    CHECK_STATUS(python_run(host, "{\"code\": \"1\", \"colour\": 2}", text, sizeof text), PLUGHOST_ERR_INVALID_ARGUMENT);
+    CHECK_LAST_ERROR_CONTAINS("colour");
+
+    /* Sessions; a crash loses the session once; a timeout; the memory limit. */
+    uint32_t existed = 9;
+    CHECK_OK(python_run(host, "{\"code\": \"n = 1\", \"session\": \"s\"}", text, sizeof text));
+    CHECK_OK(python_run(host, "{\"code\": \"n + 1\", \"session\": \"s\"}", text, sizeof text));
+    CHECK(strstr(text, "\"result\":2") != NULL);
+    CHECK_STATUS(python_run(host, "{\"code\": \"import os\\nos._exit(4)\", \"session\": \"s\"}", text, sizeof text),
+                 PLUGHOST_ERR_PYTHON_WORKER_CRASHED);
+    CHECK_STATUS(python_run(host, "{\"code\": \"n\", \"session\": \"s\"}", text, sizeof text),
+                 PLUGHOST_ERR_PYTHON_SESSION_LOST);
+    CHECK_OK(python_run(host, "{\"code\": \"m = 1\", \"session\": \"t\"}", text, sizeof text));
+    CHECK_OK(plughost_python_drop_session(host, STR("t"), &existed));
+    CHECK(existed == 1);
+    CHECK_OK(plughost_python_drop_session(host, STR("t"), &existed));
+    CHECK(existed == 0);
+    CHECK_STATUS(python_run(host, "{\"code\": \"while True: pass\", \"timeout_ms\": 300}", text, sizeof text),
+                 PLUGHOST_ERR_TIMEOUT);
+    CHECK_STATUS(python_run(host, "{\"code\": \"x = bytearray(1 << 30)\"}", text, sizeof text),
+                 PLUGHOST_ERR_PYTHON_MEMORY_LIMIT);
+    CHECK_OK(python_run(host, "{\"code\": \"'alive'\"}", text, sizeof text));
+
+    /* One worker busy and no queue: saturated. */
+    pthread_t sleeper;
+    CHECK(pthread_create(&sleeper, NULL, python_sleep, host) == 0);
+    struct timespec pause = {0, 300 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    CHECK_STATUS(python_run(host, "{\"code\": \"1\"}", text, sizeof text), PLUGHOST_ERR_POOL_SATURATED);
+    pthread_join(sleeper, NULL);
+
+    /* Bad arguments. */
+    plughost_buffer out = 0;
+    CHECK_STATUS(plughost_python_run(host, NULL, 0, &out), PLUGHOST_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(plughost_python_run(host, STR("{\"code\": \"1\"}"), NULL), PLUGHOST_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(plughost_python_run(host, BAD_UTF8, &out), PLUGHOST_ERR_INVALID_UTF8);
+    CHECK_STATUS(plughost_python_drop_session(host, STR(""), &existed), PLUGHOST_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(plughost_python_drop_session(host, STR("t"), NULL), PLUGHOST_ERR_NULL_ARGUMENT);
+    free_host(host);
+    CHECK_STATUS(plughost_python_run(host, STR("{\"code\": \"1\"}"), &out), PLUGHOST_ERR_INVALID_HANDLE);
+
+    /* No worker program: Python unavailable, with the path in the message. */
+    CHECK_OK(plughost_host_new(STR("{\"PlugHost\": {\"Python\": {\"WorkerPath\": \"/no/such/worker\"}}}"), &host));
+    CHECK_STATUS(python_run(host, "{\"code\": \"1\"}", text, sizeof text), PLUGHOST_ERR_PYTHON_UNAVAILABLE);
+    CHECK_LAST_ERROR_CONTAINS("/no/such/worker");
+    free_host(host);
+}
+
 int main(void) {
     g_main_thread = pthread_self();
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -2077,6 +2169,7 @@ int main(void) {
         {"IPC session errors", test_ipc_session_errors},
         {"plugin side", test_plugin_side},
         {"plugins, host side", test_plugins_host_side},
+        {"Python pool", test_python_pool},
         /* Last: the pinned generation stays mapped (and its shadow folder stays) for good. */
         {"pinned limit", test_pinned_limit},
         {"every status provoked", test_every_status_was_provoked},

@@ -16,6 +16,13 @@ process the host starts is written with :func:`run_plugin` and :class:`PluginHos
 """
 
 from ._errors import (
+    PythonPoolError,
+    PythonUnavailableError,
+    PythonScriptError,
+    PoolSaturatedError,
+    PythonMemoryLimitError,
+    PythonWorkerCrashedError,
+    PythonSessionLostError,
     ArgumentError,
     ConfigurationError,
     HostClosedError,
@@ -72,6 +79,7 @@ from ._callbacks import Event
 from ._host import TRACE, Host, Module, Subscription, log_to_logging, logger_name
 from ._session import DATA_CHANNEL, EVERY_CHANNEL, Session
 from ._plugin import PluginHost, run_plugin
+from ._python import PythonResult
 
 #: This package's version.
 __version__ = "0.1.0"
@@ -103,6 +111,14 @@ __all__ = [
     "PluginStartFailedError",
     "PluginFailedError",
     "PluginCrashedError",
+    "PythonPoolError",
+    "PythonUnavailableError",
+    "PythonScriptError",
+    "PoolSaturatedError",
+    "PythonMemoryLimitError",
+    "PythonWorkerCrashedError",
+    "PythonSessionLostError",
+    "PythonResult",
     "KeyNotFoundError",
     "LimitReachedError",
     "Module",

@@ -50,6 +50,12 @@ ERR_PLUGIN_NOT_RUNNING = 501
 ERR_PLUGIN_START_FAILED = 502
 ERR_PLUGIN_FAILED = 503
 ERR_PLUGIN_CRASHED = 504
+ERR_PYTHON_UNAVAILABLE = 600
+ERR_PYTHON_ERROR = 601
+ERR_POOL_SATURATED = 602
+ERR_PYTHON_MEMORY_LIMIT = 603
+ERR_PYTHON_WORKER_CRASHED = 604
+ERR_PYTHON_SESSION_LOST = 605
 
 
 # --- Loading the library ---------------------------------------------------------------------
@@ -311,6 +317,41 @@ class PluginFailedError(PluginError):
 class PluginCrashedError(PluginError):
     """The plugin's process ended during the call; it is restarted per its policy."""
 
+class PythonPoolError(PlugHostError):
+    """A failure of a run in the Python pool (``PLUGHOST_ERR_PYTHON_*``, ``POOL_SATURATED``)."""
+
+
+class PythonUnavailableError(PythonPoolError):
+    """Python cannot be used: the pool is disabled, the worker program is missing, or it cannot
+    start CPython; the message says which."""
+
+
+class PythonScriptError(PythonPoolError):
+    """The script raised. ``type_name``, ``traceback``, ``stdout`` and ``stderr`` are set by
+    :meth:`plughost.Host.run_python`."""
+
+    type_name: str = ""
+    traceback: str = ""
+    stdout: str = ""
+    stderr: str = ""
+
+
+class PoolSaturatedError(PythonPoolError):
+    """Every Python worker is busy and the queue of waiting runs is full."""
+
+
+class PythonMemoryLimitError(PythonPoolError):
+    """The run exceeded its worker's memory limit; the worker is replaced."""
+
+
+class PythonWorkerCrashedError(PythonPoolError):
+    """The worker process ended during the run; it is started again."""
+
+
+class PythonSessionLostError(PythonPoolError):
+    """The named session's globals were lost with its worker; the next run starts it afresh."""
+
+
 STATUS_CLASSES: Dict[int, Type[PlugHostError]] = {
     ERR_NULL_ARGUMENT: ArgumentError,
     ERR_INVALID_ARGUMENT: ArgumentError,
@@ -352,6 +393,12 @@ STATUS_CLASSES: Dict[int, Type[PlugHostError]] = {
     ERR_PLUGIN_START_FAILED: PluginStartFailedError,
     ERR_PLUGIN_FAILED: PluginFailedError,
     ERR_PLUGIN_CRASHED: PluginCrashedError,
+    ERR_PYTHON_UNAVAILABLE: PythonUnavailableError,
+    ERR_PYTHON_ERROR: PythonScriptError,
+    ERR_POOL_SATURATED: PoolSaturatedError,
+    ERR_PYTHON_MEMORY_LIMIT: PythonMemoryLimitError,
+    ERR_PYTHON_WORKER_CRASHED: PythonWorkerCrashedError,
+    ERR_PYTHON_SESSION_LOST: PythonSessionLostError,
 }
 
 

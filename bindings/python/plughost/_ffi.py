@@ -252,6 +252,8 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     ),
     "plughost_plugin_state": (c_int32, [P_host, _bytes, c_size_t, POINTER(c_uint32)]),
     "plughost_plugin_list": (c_int32, [P_host, POINTER(plughost_buffer)]),
+    "plughost_python_drop_session": (c_int32, [P_host, _bytes, c_size_t, POINTER(c_uint32)]),
+    "plughost_python_run": (c_int32, [P_host, _bytes, c_size_t, POINTER(plughost_buffer)]),
     "plughost_plugin_subscribe_states": (
         c_int32,
         [P_host, plughost_plugin_state_callback, c_void_p, plughost_destroy_callback, POINTER(c_uint64)],

@@ -18,6 +18,7 @@ from . import _callbacks, _ffi
 from ._callbacks import Event
 from ._errors import HostClosedError
 from ._plugins import PluginsMixin
+from ._python import PythonMixin
 
 lib = _ffi.lib
 
@@ -109,7 +110,7 @@ def _close_live_hosts() -> None:
             pass
 
 
-class Host(PluginsMixin):
+class Host(PluginsMixin, PythonMixin):
     """A plughost host: modules, services, storage, events, health and logs.
 
     ``config`` is the JSON configuration (a ``{"PlugHost": {...}}`` document) as text, or a dict

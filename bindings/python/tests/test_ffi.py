@@ -145,6 +145,12 @@ EXPECTED_CLASSES = {
     "PLUGIN_START_FAILED": plughost.PluginStartFailedError,
     "PLUGIN_FAILED": plughost.PluginFailedError,
     "PLUGIN_CRASHED": plughost.PluginCrashedError,
+    "PYTHON_UNAVAILABLE": plughost.PythonUnavailableError,
+    "PYTHON_ERROR": plughost.PythonScriptError,
+    "POOL_SATURATED": plughost.PoolSaturatedError,
+    "PYTHON_MEMORY_LIMIT": plughost.PythonMemoryLimitError,
+    "PYTHON_WORKER_CRASHED": plughost.PythonWorkerCrashedError,
+    "PYTHON_SESSION_LOST": plughost.PythonSessionLostError,
 }
 
 
@@ -189,6 +195,15 @@ def test_exception_families():
         plughost.PluginCrashedError,
     ):
         assert issubclass(cls, plughost.PluginError)
+    for cls in (
+        plughost.PythonUnavailableError,
+        plughost.PythonScriptError,
+        plughost.PoolSaturatedError,
+        plughost.PythonMemoryLimitError,
+        plughost.PythonWorkerCrashedError,
+        plughost.PythonSessionLostError,
+    ):
+        assert issubclass(cls, plughost.PythonPoolError)
     assert issubclass(plughost.KeyNotFoundError, KeyError)
     assert issubclass(plughost.HostClosedError, plughost.InvalidHandleError)
     assert issubclass(plughost.PlugHostLibraryNotFound, ImportError)

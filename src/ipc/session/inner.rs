@@ -114,6 +114,9 @@ pub(super) struct Inner {
     pub idle_mark: AtomicU64,
     state: AtomicU8,
     reason: Mutex<Option<IpcError>>,
+    /// Set by a local close before its goodbye: the peer's end that the goodbye brings about is
+    /// the close, not a death.
+    closing: AtomicBool,
     pool_users: AtomicUsize,
     reclaimed: AtomicBool,
 }
@@ -179,12 +182,18 @@ impl Inner {
             idle_mark: AtomicU64::new(u64::MAX),
             state: AtomicU8::new(OPEN),
             reason: Mutex::new(None),
+            closing: AtomicBool::new(false),
             pool_users: AtomicUsize::new(0),
             reclaimed: AtomicBool::new(false),
             config,
             segment,
         };
         Ok(Arc::new(inner))
+    }
+
+    /// A local close begins: a peer death from now on counts as the close.
+    pub fn begin_close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
     }
 
     /// Whether the session still works.
@@ -204,6 +213,10 @@ impl Inner {
     /// then fail every call in flight and wake every waiting thread. Returns the error that ended
     /// it.
     pub fn fail(&self, error: IpcError) -> IpcError {
+        let error = match error {
+            IpcError::PeerDead(_) if self.closing.load(Ordering::SeqCst) => IpcError::Closed,
+            other => other,
+        };
         let state = match error {
             IpcError::PeerDead(_) => DEAD,
             IpcError::Malformed(_) => BROKEN,

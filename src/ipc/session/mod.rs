@@ -369,6 +369,7 @@ impl Session {
     /// [`IpcError::Closed`], and stop the serving and monitor threads. Also done on drop.
     pub fn close(&self) {
         if self.inner.is_open() {
+            self.inner.begin_close();
             let goodbye = self.inner.send(&wire::Outgoing::Goodbye, &mut Deadline::After(Duration::from_millis(100)));
             if let Err(e) = goodbye {
                 tracing::debug!(error = %e, "no goodbye sent");
