@@ -11,7 +11,7 @@
 //! - [`services`], [`storage`], [`events`]: host services; [`logging`], [`health`]: observability;
 //! - [`platform`]: the per-OS pieces; [`ffi`]: the C ABI, the only place with `extern "C"`;
 //! - [`ipc`]: shared-memory sessions; [`plugins`]: the protocol of out-of-process plugins;
-//!   [`plugin`]: writing such a plugin in Rust.
+//!   [`plugin`]: writing such a plugin in Rust; [`sandbox`]: the sandbox of Python workers.
 //!
 //! Features: `host` (the host itself) and `ffi` (the exported C ABI), both default. A work module
 //! depends on plughost with `default-features = false` and gets only the [`sdk`] and the module ABI.
@@ -50,6 +50,9 @@ pub mod plugins;
 /// cbindgen:ignore
 #[cfg(feature = "host")]
 pub mod python;
+/// cbindgen:ignore
+#[cfg(feature = "host")]
+pub mod sandbox;
 #[cfg(feature = "host")]
 pub mod services;
 #[cfg(feature = "host")]

@@ -261,3 +261,52 @@ fn health_shows_the_pool_and_stop_ends_the_workers() {
     }
     assert_eq!(error_kind(&host, PythonRun::code("1")).0, ErrorKind::HostStopped);
 }
+
+#[test]
+fn sandboxed_scripts_cannot_escape() {
+    let allowed = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let root = allowed.path().display().to_string();
+    let host = python_host(&format!(r#""Workers": 1, "Sandbox": {{"Enabled": true, "WritableRoots": [{root:?}]}}"#));
+    let inside = allowed.path().join("ok.txt").display().to_string();
+    let code = format!("open({inside:?}, 'w').write('fine')\nopen({inside:?}).read()");
+    assert_eq!(value(&host, PythonRun::code(code)), PythonValue::Json(json!("fine")));
+    let escape = outside.path().join("escape.txt").display().to_string();
+    let attempts = [
+        format!("open({escape:?}, 'w')"),
+        format!("import os\nos.open({escape:?}, os.O_WRONLY | os.O_CREAT)"),
+        "import socket\nsocket.create_connection(('127.0.0.1', 9))".to_owned(),
+        "import socket\nsocket.socket(socket.AF_INET, socket.SOCK_DGRAM)".to_owned(),
+        "import subprocess\nsubprocess.run(['true'])".to_owned(),
+        "import os\nos.system('true')".to_owned(),
+        "import os\nos.fork()".to_owned(),
+        "import ctypes".to_owned(),
+    ];
+    for attempt in &attempts {
+        let raised = host.run_python(&PythonRun::code(attempt.as_str())).unwrap().result.expect_err(attempt);
+        assert_eq!(raised.kind, "PermissionError", "{attempt}: {raised:?}");
+    }
+    assert!(!outside.path().join("escape.txt").exists());
+    // Threads still work; the report names the kernel layers.
+    let threads =
+        "import threading\nout = []\nt = threading.Thread(target=lambda: out.append(1))\nt.start(); t.join()\nout";
+    assert_eq!(value(&host, PythonRun::code(threads)), PythonValue::Json(json!([1])));
+    let report = host.python_status().sandbox;
+    assert_eq!(report["landlock_filesystem"]["state"], "enforced", "{report}");
+    assert_eq!(report["seccomp"]["state"], "enforced", "{report}");
+
+    // Past the audit hook (ctypes allowed), the kernel still refuses: libc's open and socket.
+    let host = python_host(r#""Workers": 1, "Sandbox": {"Enabled": true, "BlockedImports": []}"#);
+    let native = format!(
+        "import ctypes, ctypes.util\nlibc = ctypes.CDLL(None, use_errno=True)\n\
+         fd = libc.open({escape:?}.encode(), 0o101, 0o600)\nsock = libc.socket(2, 1, 0)\n[fd, sock, ctypes.get_errno()]"
+    );
+    let answer = host.run_python(&PythonRun::code(native)).unwrap().result;
+    match answer {
+        Ok(PythonValue::Json(v)) => assert_eq!(v, json!([-1, -1, 13]), "open and socket fail with EACCES"),
+        // The audit hook refuses ctypes calls themselves: also a refusal.
+        Err(raised) => assert_eq!(raised.kind, "PermissionError", "{raised:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(!outside.path().join("escape.txt").exists());
+}

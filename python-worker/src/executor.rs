@@ -3,6 +3,7 @@
 
 use crate::host_module;
 use plughost::python::protocol::{Outcome, RunReply, RunRequest, Source, WorkerSettings};
+use plughost::sandbox::SandboxPolicy;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::ffi::CString;
@@ -17,6 +18,8 @@ const PRELUDE: &str = include_str!("prelude.py");
 pub struct Executor {
     run: Py<PyAny>,
     drop_session: Py<PyAny>,
+    /// The running Python's version, `major.minor.patch`.
+    pub version: String,
 }
 
 /// The running interpreter's version, `major.minor.patch`, after checking that it is the one
@@ -35,13 +38,51 @@ fn describe(py: Python<'_>, e: PyErr) -> String {
     format!("{traceback}{e}")
 }
 
+thread_local! {
+    static THREAD_STATE_KEPT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Give this thread a Python thread state that lives as long as the thread. Without it, every
+/// `Python::attach` on a thread Python did not create makes a new thread state and destroys it
+/// again on release, which costs more than a short script.
+fn keep_thread_state() {
+    THREAD_STATE_KEPT.with(|kept| {
+        if !kept.replace(true) {
+            // SAFETY: the interpreter is initialised (`Executor::start` ran) and this thread does
+            // not hold the GIL here. Ensure creates this thread's state and takes the GIL;
+            // SaveThread releases the GIL but keeps the state (its use count stays 1), so later
+            // attaches on this thread reuse it. The state is never released: the thread lives
+            // as long as the worker process.
+            unsafe {
+                let _ = pyo3::ffi::PyGILState_Ensure();
+                let _ = pyo3::ffi::PyEval_SaveThread();
+            }
+        }
+    });
+}
+
+/// Add the sandbox's audit hook (`plughost::sandbox::PYTHON_AUDIT_HOOK`) for `policy`: early,
+/// readable `PermissionError`s and the import block; the kernel layers are the boundary.
+fn install_audit_hook(py: Python<'_>, policy: &SandboxPolicy) -> PyResult<()> {
+    let code = CString::new(plughost::sandbox::PYTHON_AUDIT_HOOK).expect("the hook has no NUL");
+    let hook = PyModule::from_code(py, &code, c"<plughost-audit-hook>", c"_plughost_sandbox")?;
+    let roots: Vec<String> = policy.writable_roots.iter().map(|p| p.display().to_string()).collect();
+    hook.getattr("install")?.call1((
+        roots,
+        policy.allow_network,
+        policy.allow_subprocess,
+        policy.blocked_imports.clone(),
+    ))?;
+    Ok(())
+}
+
 impl Executor {
     /// Start Python, check its version, put `settings.sys_path` in front of `sys.path`, load
     /// the prelude and the host module.
     pub fn start(settings: &WorkerSettings) -> Result<Executor, String> {
         Python::initialize();
         Python::attach(|py| {
-            check_version(py)?;
+            let version = check_version(py)?;
             let setup = || -> PyResult<Executor> {
                 let sys = py.import("sys")?;
                 let path = sys.getattr("path")?;
@@ -52,9 +93,13 @@ impl Executor {
                 host_module::install(py)?;
                 let code = CString::new(PRELUDE).expect("the prelude has no NUL");
                 let prelude = PyModule::from_code(py, &code, c"<plughost-worker>", c"_plughost_worker")?;
+                if let Some(policy) = &settings.sandbox {
+                    install_audit_hook(py, policy)?;
+                }
                 Ok(Executor {
                     run: prelude.getattr("run")?.unbind(),
                     drop_session: prelude.getattr("drop_session")?.unbind(),
+                    version: version.clone(),
                 })
             };
             setup().map_err(|e| describe(py, e))
@@ -63,6 +108,7 @@ impl Executor {
 
     /// Run one request.
     pub fn run(&self, request: &RunRequest) -> Result<RunReply, String> {
+        keep_thread_state();
         let started = Instant::now();
         let (kind, first, second) = match &request.source {
             Source::Code { code, filename } => ("code", code.as_str(), filename.as_str()),

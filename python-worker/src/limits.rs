@@ -1,28 +1,31 @@
-//! What the worker applies to itself before it starts Python: the address-space limit and,
-//! when enabled, the sandbox.
+//! What the worker applies to itself before it starts Python or any thread: the address-space
+//! limit and, when enabled, the sandbox (see `plughost::sandbox`: Landlock and seccomp on Linux,
+//! reported layer by layer).
 
 use plughost::python::protocol::WorkerSettings;
+use std::sync::OnceLock;
 
-/// Apply `settings`' limits to this process.
+/// What the sandbox enforces in this process, as JSON (`null` when it is off).
+static SANDBOX_REPORT: OnceLock<serde_json::Value> = OnceLock::new();
+
+/// Apply `settings`' limits to this process. Must run while the process has one thread.
 pub fn apply(settings: &WorkerSettings) -> Result<(), String> {
     if settings.memory_limit > 0 {
-        limit_address_space(settings.memory_limit)?;
+        plughost::sandbox::limit_memory(settings.memory_limit)
+            .map_err(|e| format!("cannot limit the memory to {} bytes: {e}", settings.memory_limit))?;
     }
+    let report = match &settings.sandbox {
+        Some(policy) => {
+            let report = plughost::sandbox::apply(policy).map_err(|e| format!("cannot apply the sandbox: {e}"))?;
+            serde_json::to_value(&report).map_err(|e| e.to_string())?
+        }
+        None => serde_json::Value::Null,
+    };
+    let _ = SANDBOX_REPORT.set(report);
     Ok(())
 }
 
-#[cfg(unix)]
-fn limit_address_space(bytes: u64) -> Result<(), String> {
-    let limit = libc::rlimit { rlim_cur: bytes as libc::rlim_t, rlim_max: bytes as libc::rlim_t };
-    // SAFETY: `limit` is a valid rlimit that outlives the call.
-    if unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) } != 0 {
-        return Err(format!("cannot limit the address space to {bytes} bytes: {}", std::io::Error::last_os_error()));
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn limit_address_space(_bytes: u64) -> Result<(), String> {
-    // Windows: the host puts the worker in a job object with a memory limit (not built yet).
-    Err("a memory limit is only enforced on Linux so far".into())
+/// What the sandbox enforces, as JSON (`null` when it is off).
+pub fn sandbox_report() -> serde_json::Value {
+    SANDBOX_REPORT.get().cloned().unwrap_or(serde_json::Value::Null)
 }

@@ -6,13 +6,11 @@ restores them, and answers `(kind, payload, stdout, stderr, truncated)` where `k
 traceback as JSON text).
 """
 
-import ast
+import _ast
 import builtins
-import importlib
 import io
 import json
 import sys
-import traceback
 
 _sessions = {}
 _code_cache = {}
@@ -52,10 +50,10 @@ def _compile(source, filename):
     key = (source, filename)
     cached = _code_cache.get(key)
     if cached is None:
-        tree = ast.parse(source, filename, "exec")
+        tree = compile(source, filename, "exec", _ast.PyCF_ONLY_AST)
         last = None
-        if tree.body and isinstance(tree.body[-1], ast.Expr):
-            last = compile(ast.Expression(tree.body.pop().value), filename, "eval")
+        if tree.body and isinstance(tree.body[-1], _ast.Expr):
+            last = compile(_ast.Expression(tree.body.pop().value), filename, "eval")
         cached = (compile(tree, filename, "exec"), last)
         if len(_code_cache) >= _CODE_CACHE_LIMIT:
             _code_cache.clear()
@@ -80,7 +78,8 @@ def _execute(kind, first, second, args_json, kwargs_json, session):
             raise TypeError("the arguments of a function must be a JSON array")
         if not isinstance(kwargs, dict):
             raise TypeError("the keyword arguments of a function must be a JSON object")
-        return getattr(importlib.import_module(first), second)(*args, **kwargs)
+        __import__(first)
+        return getattr(sys.modules[first], second)(*args, **kwargs)
     if kind == "file":
         filename = first
         with open(first, "rb") as f:
@@ -112,6 +111,8 @@ def run(kind, first, second, args_json, kwargs_json, session, max_output):
     try:
         answer, payload = _encode(_execute(kind, first, second, args_json, kwargs_json, session))
     except BaseException as e:  # noqa: B036 - the script's every exception is its answer
+        import traceback
+
         frames = e.__traceback__.tb_next if e.__traceback__ is not None else None
         text = "".join(traceback.format_exception(type(e), e, frames))
         answer = "raised"

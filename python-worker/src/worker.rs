@@ -47,6 +47,10 @@ impl Plugin for Worker {
                 let name = std::str::from_utf8(input).map_err(|e| PluginError::new(e.to_string()))?;
                 executor.drop_session(name).map(|existed| vec![existed as u8]).map_err(PluginError::new)
             }
+            protocol::INFO => {
+                let info = serde_json::json!({"python": executor.version, "sandbox": crate::limits::sandbox_report()});
+                Ok(info.to_string().into_bytes())
+            }
             other => Err(PluginError::new(format!("unknown worker command \"{other}\""))),
         }
     }

@@ -15,7 +15,7 @@ pub use plugins::{
     spec_from_manifest, valid_name as valid_plugin_name, PluginSpec, PluginsConfig, RestartPolicy,
     SPEC_KEYS as PLUGIN_KEYS,
 };
-pub use python::{PoolStart, PythonConfig, PythonSandbox, DEFAULT_BLOCKED_IMPORTS};
+pub use python::{PoolStart, PythonConfig, PythonSandbox};
 
 use crate::error::{Error, ErrorKind, Result};
 use reader::Reader;

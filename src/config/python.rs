@@ -2,6 +2,7 @@
 //! the run queue, and the sandbox.
 
 use super::reader::Reader;
+use crate::sandbox::SandboxPolicy;
 use serde_json::{Map, Value};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -16,19 +17,13 @@ pub enum PoolStart {
     FirstUse,
 }
 
-/// What a sandboxed worker may do (`PlugHost.Python.Sandbox`).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// The sandbox of the workers (`PlugHost.Python.Sandbox`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PythonSandbox {
-    /// Whether the sandbox is applied at all.
+    /// Whether workers apply the policy.
     pub enabled: bool,
-    /// Folders scripts may write below; nothing else is writable.
-    pub writable_roots: Vec<PathBuf>,
-    /// Whether scripts may open network sockets.
-    pub allow_network: bool,
-    /// Whether scripts may start processes.
-    pub allow_subprocess: bool,
-    /// Modules scripts may not import.
-    pub blocked_imports: Vec<String>,
+    /// What a sandboxed worker may do.
+    pub policy: SandboxPolicy,
 }
 
 /// `PlugHost.Python`.
@@ -81,10 +76,6 @@ const KEYS: &[&str] = &[
 
 const SANDBOX_KEYS: &[&str] = &["Enabled", "WritableRoots", "AllowNetwork", "AllowSubprocess", "BlockedImports"];
 
-/// The imports a sandbox blocks when `BlockedImports` is not given: ctypes reaches any memory of
-/// the process.
-pub const DEFAULT_BLOCKED_IMPORTS: &[&str] = &["ctypes", "_ctypes"];
-
 impl Default for PythonConfig {
     fn default() -> Self {
         let mut r = Reader::default();
@@ -130,14 +121,16 @@ fn read_sandbox(r: &mut Reader, value: Option<&Value>, path: &str) -> PythonSand
     let blocked_imports = if o.contains_key("BlockedImports") {
         r.strings(o, path, "BlockedImports")
     } else {
-        DEFAULT_BLOCKED_IMPORTS.iter().map(|s| (*s).to_owned()).collect()
+        SandboxPolicy::default().blocked_imports
     };
     PythonSandbox {
         enabled: r.boolean(o, path, "Enabled", false),
-        writable_roots: r.paths(o, path, "WritableRoots"),
-        allow_network: r.boolean(o, path, "AllowNetwork", false),
-        allow_subprocess: r.boolean(o, path, "AllowSubprocess", false),
-        blocked_imports,
+        policy: SandboxPolicy {
+            writable_roots: r.paths(o, path, "WritableRoots"),
+            allow_network: r.boolean(o, path, "AllowNetwork", false),
+            allow_subprocess: r.boolean(o, path, "AllowSubprocess", false),
+            blocked_imports,
+        },
     }
 }
 
@@ -152,7 +145,7 @@ mod tests {
         assert_eq!((c.python.workers, c.python.queue_limit, c.python.enabled), (5, 64, true));
         assert_eq!(c.python.timeout, Duration::from_secs(30));
         assert!(!c.python.sandbox.enabled);
-        assert_eq!(c.python.sandbox.blocked_imports, ["ctypes", "_ctypes"]);
+        assert_eq!(c.python.sandbox.policy.blocked_imports, ["ctypes", "_ctypes"]);
         let c = Config::from_json(
             r#"{"PlugHost": {"Python": {"Enabled": false, "WorkerPath": "/w", "Workers": 2, "Start": "host-start",
                 "QueueLimit": 3, "TimeoutMs": 4, "StartTimeoutMs": 5, "MemoryLimitMb": 6, "RecycleAfterRuns": 7,
@@ -166,8 +159,8 @@ mod tests {
         assert_eq!((p.timeout, p.start_timeout), (Duration::from_millis(4), Duration::from_millis(5)));
         assert_eq!((p.memory_limit, p.recycle_after_runs, p.recycle_above_rss), (6 << 20, 7, 8 << 20));
         assert_eq!((p.max_output_chars, p.sys_path.len()), (9, 1));
-        let s = &p.sandbox;
-        assert!(s.enabled && s.allow_network && s.allow_subprocess && s.blocked_imports.is_empty());
+        let s = &p.sandbox.policy;
+        assert!(p.sandbox.enabled && s.allow_network && s.allow_subprocess && s.blocked_imports.is_empty());
         assert_eq!(s.writable_roots, [std::path::PathBuf::from("/tmp/x")]);
     }
 

@@ -47,6 +47,8 @@ struct PoolState {
     sessions: HashMap<String, Binding>,
     /// Sessions whose worker was killed, crashed or recycled; their next run is told once.
     lost: HashSet<String>,
+    /// What the sandbox enforces in the workers, as the first worker reported it.
+    sandbox: serde_json::Value,
     stopped: bool,
 }
 
@@ -100,6 +102,8 @@ pub struct PoolStatus {
     pub sessions_lost: u64,
     /// Named sessions alive.
     pub sessions: usize,
+    /// What the sandbox enforces in the workers, layer by layer (`null` when it is off).
+    pub sandbox: serde_json::Value,
     /// The workers.
     pub workers: Vec<WorkerStatus>,
 }
@@ -122,6 +126,7 @@ impl PythonPool {
                 waiting: 0,
                 sessions: HashMap::new(),
                 lost: HashSet::new(),
+                sandbox: serde_json::Value::Null,
                 stopped: false,
             }),
             freed: Condvar::new(),
@@ -203,6 +208,14 @@ impl PythonPool {
         for why in &failed {
             tracing::warn!(why, "a Python worker did not start; it is retried");
         }
+        let sandbox = workers
+            .iter()
+            .find_map(|w| w.slot.call(protocol::INFO, b"", Some(self.config.start_timeout)).ok())
+            .and_then(|info| serde_json::from_slice::<serde_json::Value>(&info).ok())
+            .map_or(serde_json::Value::Null, |info| info["sandbox"].clone());
+        if self.config.sandbox.enabled {
+            tracing::info!(report = %sandbox, "Python workers sandboxed");
+        }
         tracing::info!(workers = workers.len(), ms = started.elapsed().as_secs_f64() * 1000.0, %version, "Python pool started");
         let mut s = self.state.lock();
         if s.stopped {
@@ -215,6 +228,7 @@ impl PythonPool {
         s.busy = vec![false; workers.len()];
         s.workers = workers;
         s.availability = Availability::Available(version);
+        s.sandbox = sandbox;
         Ok(())
     }
 
@@ -459,7 +473,7 @@ impl PythonPool {
             Availability::Unavailable(e, _) => ("unavailable", Some(e.message().to_owned())),
         };
         let workers: Vec<(Arc<Worker>, bool)> = s.workers.iter().cloned().zip(s.busy.iter().copied()).collect();
-        let (queue_depth, sessions) = (s.waiting, s.sessions.len());
+        let (queue_depth, sessions, sandbox) = (s.waiting, s.sessions.len(), s.sandbox.clone());
         drop(s);
         let c = &self.counters;
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -476,6 +490,7 @@ impl PythonPool {
             saturated: load(&c.saturated),
             sessions_lost: load(&c.sessions_lost),
             sessions,
+            sandbox,
             workers: workers.iter().map(|(w, busy)| w.status(*busy)).collect(),
         }
     }

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 pub const RUN: &str = "python.run";
 /// The plugin command that forgets a named session's globals: input the name (UTF-8); output empty.
 pub const DROP_SESSION: &str = "python.drop_session";
+/// The plugin command that describes the worker: input empty; output JSON `{"python": version,
+/// "sandbox": the sandbox's report or null}`.
+pub const INFO: &str = "python.info";
 /// The environment variable that gives a worker its [`WorkerSettings`] as JSON.
 pub const SETTINGS_ENV: &str = "PLUGHOST_PYTHON_WORKER";
 /// The name of the worker program (plus the platform's executable suffix).
@@ -23,7 +26,7 @@ pub struct WorkerSettings {
     /// Folders put in front of `sys.path`.
     pub sys_path: Vec<String>,
     /// The sandbox, when enabled.
-    pub sandbox: Option<crate::config::PythonSandbox>,
+    pub sandbox: Option<crate::sandbox::SandboxPolicy>,
 }
 
 /// What to run.

@@ -77,7 +77,7 @@ impl Worker {
         let settings = WorkerSettings {
             memory_limit: config.memory_limit,
             sys_path: config.sys_path.iter().map(|p| p.display().to_string()).collect(),
-            sandbox: config.sandbox.enabled.then(|| config.sandbox.clone()),
+            sandbox: config.sandbox.enabled.then(|| config.sandbox.policy.clone()),
         };
         let settings = serde_json::to_string(&settings).expect("worker settings serialise");
         let spec = PluginSpec {
