@@ -279,14 +279,17 @@ impl ModuleManager {
                 entry.stats.reloads.fetch_add(1, Ordering::Relaxed);
                 entry.stats.loads.fetch_add(1, Ordering::Relaxed);
                 entry.stats.last.lock().reload_ms = Some(millis(elapsed));
+                *entry.stats.last_reload_error.lock() = None;
                 tracing::info!(id = id.0, generation = number, ms = millis(elapsed), "module reloaded");
             }
             Err(e) if e.kind() == ErrorKind::ModuleDrainTimeout => {
                 entry.stats.reloads.fetch_add(1, Ordering::Relaxed);
+                *entry.stats.last_reload_error.lock() = None;
                 tracing::warn!(id = id.0, error = %e, "module reloaded, old generation still draining");
             }
             Err(e) => {
                 entry.stats.reload_failures.fetch_add(1, Ordering::Relaxed);
+                *entry.stats.last_reload_error.lock() = Some(e.message().to_owned());
                 tracing::warn!(id = id.0, error = %e, "module reload failed; previous generation keeps serving");
             }
         }

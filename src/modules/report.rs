@@ -29,6 +29,8 @@ pub struct ModuleReport {
     pub reloads: u64,
     /// Failed (rolled back) reloads.
     pub reload_failures: u64,
+    /// Why the latest reload failed, while no reload has succeeded since (`null` otherwise).
+    pub last_reload_error: Option<String>,
     /// Unloads.
     pub unloads: u64,
     /// Calls that returned an error.
@@ -79,6 +81,7 @@ impl ModuleManager {
                     loads: s.loads.load(Ordering::Relaxed),
                     reloads: s.reloads.load(Ordering::Relaxed),
                     reload_failures: s.reload_failures.load(Ordering::Relaxed),
+                    last_reload_error: s.last_reload_error.lock().clone(),
                     unloads: s.unloads.load(Ordering::Relaxed),
                     execute_failures: s.execute_failures.load(Ordering::Relaxed),
                     last: *s.last.lock(),

@@ -183,6 +183,9 @@ pub struct ModuleStats {
     pub execute_failures: AtomicU64,
     /// Durations of the last operations.
     pub last: Mutex<LastDurations>,
+    /// Why the latest reload failed (the previous generation kept serving); cleared when a reload
+    /// succeeds.
+    pub last_reload_error: Mutex<Option<String>>,
     /// Open addressing with linear probing; a slot, once set, never changes.
     commands: Box<[OnceLock<Box<Tracked>>]>,
     /// Serialises filling slots; holds the number of names tracked.
@@ -198,6 +201,7 @@ impl Default for ModuleStats {
             unloads: AtomicU64::new(0),
             execute_failures: AtomicU64::new(0),
             last: Mutex::new(LastDurations::default()),
+            last_reload_error: Mutex::new(None),
             commands: (0..TABLE_SLOTS).map(|_| OnceLock::new()).collect(),
             tracked: Mutex::new(0),
         }
