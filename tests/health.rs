@@ -100,7 +100,8 @@ fn a_failed_reload_is_retried_up_to_the_limit_and_again_once_healthy() {
     replace_file(&fixtures().counter, &path);
     let run = host.check_health().unwrap();
     assert_eq!(outcomes(&run), [(2, "succeeded")]);
-    assert!(run.recoveries[0].detail.starts_with("reloaded as generation"), "{}", run.recoveries[0].detail);
+    let expected = format!("reloaded from {} as generation", path.display());
+    assert!(run.recoveries[0].detail.starts_with(&expected), "{}", run.recoveries[0].detail);
     assert_eq!(host.execute(id, "version", b"").unwrap(), b"1.0.0");
     assert_eq!(host.check_health().unwrap().status, Status::Healthy);
 

@@ -93,7 +93,8 @@ namespace PlugHost.Tests
             Assert.IsNull(host.Health().LastCheck);
             Assert.IsNull(host.Health().Profile);
             Assert.AreEqual(0, host.HealthHistory().Count);
-            Assert.Throws<ModuleInitException>(() => module.Reload(sandbox.Install(Fixtures.CounterBroken, "broken")));
+            string broken = sandbox.Install(Fixtures.CounterBroken, "broken");
+            Assert.Throws<ModuleInitException>(() => module.Reload(broken));
 
             HealthCheck check = host.CheckHealth();
             Assert.AreEqual(1UL, check.Run);
@@ -103,17 +104,22 @@ namespace PlugHost.Tests
             Assert.AreEqual(HealthStatus.Degraded, modules.Status);
             StringAssert.Contains("init refuses", modules.Detail);
             Assert.AreEqual("counter#" + module.Id, modules.FaultTargets.Single());
-            // The retry reloads from the module's own file, which is good.
             RecoveryAttempt attempt = check.Recoveries.Single();
             Assert.AreEqual("retry reload", attempt.Action);
             Assert.AreEqual(1UL, attempt.Attempt);
             Assert.AreEqual(3UL, attempt.MaxAttempts);
+            Assert.AreEqual("failed", attempt.Outcome);
+
+            // A good build where the reload looked: the next retry loads it.
+            Sandbox.Replace(Fixtures.CounterV2, broken);
+            attempt = host.CheckHealth().Recoveries.Single();
+            Assert.AreEqual(2UL, attempt.Attempt);
             Assert.AreEqual("succeeded", attempt.Outcome);
-            Assert.AreEqual(3UL, host.Health().Module("counter").Generation);
+            Assert.AreEqual("2.0.0", module.ExecuteString("version", ""));
 
             Assert.AreEqual(HealthStatus.Healthy, host.CheckHealth().Status);
-            CollectionAssert.AreEqual(new[] { 1UL, 2UL }, host.HealthHistory().Select(c => c.Run).ToArray());
-            Assert.AreEqual(2UL, host.Health().LastCheck.Run);
+            CollectionAssert.AreEqual(new[] { 1UL, 2UL, 3UL }, host.HealthHistory().Select(c => c.Run).ToArray());
+            Assert.AreEqual(3UL, host.Health().LastCheck.Run);
             using (var production = new Host(sandbox.Config("", "\"Profile\": \"production\"")))
             {
                 Assert.AreEqual("production", production.Health().Profile);

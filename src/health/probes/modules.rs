@@ -1,5 +1,6 @@
 //! The modules probe: old generations still loaded (degraded; unhealthy at the cap, where reloads
-//! are refused) and modules whose latest reload failed (degraded; recovery tries the reload again).
+//! are refused) and modules whose latest reload failed (degraded; recovery tries that reload
+//! again, from the file it tried to load).
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::health::probe::{Fault, Probe, ProbeResult};
@@ -38,8 +39,13 @@ impl Probe for ModulesProbe {
         }
         let mut faults = Vec::new();
         for m in &reports {
-            if let Some(error) = &m.last_reload_error {
-                let reason = format!("the latest reload of module \"{}\" failed: {error}", m.name);
+            if let Some(failed) = &m.failed_reload {
+                let reason = format!(
+                    "the latest reload of module \"{}\" from {} failed: {}",
+                    m.name,
+                    failed.path.display(),
+                    failed.error
+                );
                 problems.push((Status::Degraded, reason.clone()));
                 faults.push(Fault { target: format!("{}#{}", m.name, m.id), action: RETRY_RELOAD, reason });
             }
@@ -52,7 +58,11 @@ impl Probe for ModulesProbe {
             fault.target.rsplit_once('#').and_then(|(_, id)| id.parse().ok()).ok_or_else(|| {
                 Error::new(ErrorKind::InvalidArgument, format!("not a module target: {}", fault.target))
             })?;
-        let generation = host.reload_module(ModuleId(id), None)?;
-        Ok(format!("reloaded as generation {generation}"))
+        let id = ModuleId(id);
+        let path = host.modules().failed_reload_path(id).ok_or_else(|| {
+            Error::new(ErrorKind::InvalidArgument, format!("module {} has no failed reload to retry", fault.target))
+        })?;
+        let generation = host.reload_module(id, Some(&path))?;
+        Ok(format!("reloaded from {} as generation {generation}", path.display()))
     }
 }
