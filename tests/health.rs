@@ -288,3 +288,35 @@ fn health_names_the_profile() {
     let health: serde_json::Value = serde_json::from_str(&host.health_json()).unwrap();
     assert!(health["profile"].is_null());
 }
+
+#[test]
+fn storage_watch_and_events_probes_report_their_figures() {
+    let sb = Sandbox::new();
+    let host = Host::from_json(&config(
+        &sb,
+        serde_json::json!({"IntervalMs": 3_600_000}),
+        serde_json::json!({"Storage": {"MaxBytes": 100}}),
+    ))
+    .unwrap();
+    let run = host.check_health().unwrap();
+    assert_eq!(probe(&run, "storage").detail, "0 key(s), 0 of 100 bytes");
+    assert_eq!(probe(&run, "watch").detail, "not watching");
+    assert_eq!(probe(&run, "ipc").detail, "0 plugin session(s) open");
+    let events = probe(&run, "events");
+    assert_eq!(
+        (events.status, events.detail.as_str()),
+        (Status::Healthy, "0 subscription(s), 0 topic(s) with history")
+    );
+
+    host.storage_set("k", &[0; 90]).unwrap();
+    let path = sb.install(&fixtures().counter, "counter");
+    host.load_module(&path).unwrap();
+    host.set_watching(true).unwrap();
+    let run = host.check_health().unwrap();
+    let storage = probe(&run, "storage");
+    assert_eq!((storage.status, storage.detail.as_str()), (Status::Degraded, "storage is 91 of 100 bytes full"));
+    assert_eq!(probe(&run, "watch").detail, "watching 1 folder(s)");
+    assert_eq!(run.status, Status::Degraded);
+    assert!(run.recoveries.is_empty(), "storage has no recovery");
+    assert_eq!(host.health().reasons, ["storage: storage is 91 of 100 bytes full"]);
+}

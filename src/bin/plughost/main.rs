@@ -10,7 +10,9 @@ mod config;
 mod health;
 mod run;
 mod watch;
-// The package subcommands (pack, sign, validate, install, keygen) live in `package.rs`:
+// The package subcommands (pack, sign, validate, install, keygen) live in `package.rs`; they join
+// with `mod package;` here, the `Package` variant below and its arm in `main`
+// (`Command::Package(command) => package::main(command, &out)`), using `common::{Failure, Output}`.
 // mod package;
 
 use clap::{Parser, Subcommand};
@@ -54,6 +56,8 @@ enum Command {
     Watch(watch::WatchArgs),
     /// Start a host, run a health check and print the health report as JSON.
     Health(health::HealthArgs),
+    // /// Pack, sign, validate and install extension packages.
+    // #[command(subcommand)]
     // Package(package::PackageCommand),
 }
 
