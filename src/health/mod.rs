@@ -7,8 +7,8 @@
 //! when old generations have reached the cap (so reloads are refused), `degraded` when old
 //! generations are retained or a module's latest reload failed; plugins `degraded` when one
 //! crashed or is restarting, or a manifest could not be used; ipc `degraded` when events to
-//! plugins were dropped since the last check; watch `unhealthy` when the watcher's thread ended;
-//! storage `degraded` when over 90% full.
+//! plugins were dropped within the last interval; watch `unhealthy` when the watcher's thread
+//! ended; storage `degraded` when over 90% full.
 
 mod checker;
 mod monitor;
