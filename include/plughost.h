@@ -606,6 +606,32 @@ void plughost_host_free(plughost_host *host);
 int32_t plughost_host_health(const plughost_host *host, plughost_buffer *out_json);
 
 /**
+ * Run a health check now (every probe, then recovery of what they found, as the monitor does
+ * every `Health.IntervalMs`) and write it as UTF-8 JSON (`run`, `at_unix_ms`, `duration_ms`,
+ * `trigger`, `status`, `probes`, `recoveries`) into a new buffer; the caller frees it with
+ * `plughost_buffer_free`. The check joins the history. Waits for a check in progress; may take
+ * as long as a recovery does (a plugin's start).
+ *
+ * # Safety
+ * `host` as for every host function; `out_json` valid for a write.
+ *
+ * Threads: any, except a handler of the `plughost.health*` events running on the checking thread.
+ */
+int32_t plughost_host_health_check(const plughost_host *host, plughost_buffer *out_json);
+
+/**
+ * Write the kept health checks (up to `Health.HistorySize`, oldest first; each as
+ * `plughost_host_health_check` writes it) as a UTF-8 JSON array into a new buffer; the caller
+ * frees it with `plughost_buffer_free`.
+ *
+ * # Safety
+ * `host` as for every host function; `out_json` valid for a write.
+ *
+ * Threads: any.
+ */
+int32_t plughost_host_health_history(const plughost_host *host, plughost_buffer *out_json);
+
+/**
  * Set the log callback (NULL clears it). It receives every plughost event of the process at or
  * above the host's level. The previous callback's `destroy_user_data` runs once no delivery uses
  * it; `destroy_user_data` of this one runs when it is replaced or the host is freed.

@@ -8,8 +8,8 @@ use plughost::modules::{RELOADED_TOPIC, RELOADING_TOPIC, ROLLED_BACK_TOPIC};
 use plughost::{ErrorKind, Host};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::{fixtures, replace_file, Sandbox};
 
@@ -53,20 +53,7 @@ struct Outcomes {
 
 impl Outcomes {
     fn new(host: &Host) -> Self {
-        let (sender, receiver) = mpsc::channel();
-        let sender = Mutex::new(sender);
-        host.subscribe(
-            "*",
-            Arc::new(move |event: &plughost::events::Event| {
-                if event.topic.starts_with("plughost.module.") {
-                    assert_eq!(event.source, "host");
-                    let payload = serde_json::from_slice(&event.payload).expect("JSON payload");
-                    let _ = sender.lock().unwrap().send((event.topic.clone(), payload));
-                }
-            }),
-        )
-        .unwrap();
-        Outcomes { receiver }
+        Outcomes { receiver: support::host_events(host, "plughost.module.") }
     }
 
     /// The next event; fails the test if none comes in time.

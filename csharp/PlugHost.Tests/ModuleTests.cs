@@ -87,6 +87,46 @@ namespace PlugHost.Tests
         }
 
         [Test]
+        public void HealthCheckRetriesAFailedReloadAndKeepsAHistory()
+        {
+            Module module = host.LoadModule(sandbox.Install(Fixtures.Counter, "counter"));
+            Assert.IsNull(host.Health().LastCheck);
+            Assert.IsNull(host.Health().Profile);
+            Assert.AreEqual(0, host.HealthHistory().Count);
+            string broken = sandbox.Install(Fixtures.CounterBroken, "broken");
+            Assert.Throws<ModuleInitException>(() => module.Reload(broken));
+
+            HealthCheck check = host.CheckHealth();
+            Assert.AreEqual(1UL, check.Run);
+            Assert.AreEqual("request", check.Trigger);
+            Assert.AreEqual(HealthStatus.Degraded, check.Status);
+            ProbeHealth modules = check.Probe("modules");
+            Assert.AreEqual(HealthStatus.Degraded, modules.Status);
+            StringAssert.Contains("init refuses", modules.Detail);
+            Assert.AreEqual("counter#" + module.Id, modules.FaultTargets.Single());
+            RecoveryAttempt attempt = check.Recoveries.Single();
+            Assert.AreEqual("retry reload", attempt.Action);
+            Assert.AreEqual(1UL, attempt.Attempt);
+            Assert.AreEqual(3UL, attempt.MaxAttempts);
+            Assert.AreEqual("failed", attempt.Outcome);
+
+            // A good build where the reload looked: the next retry loads it.
+            Sandbox.Replace(Fixtures.CounterV2, broken);
+            attempt = host.CheckHealth().Recoveries.Single();
+            Assert.AreEqual(2UL, attempt.Attempt);
+            Assert.AreEqual("succeeded", attempt.Outcome);
+            Assert.AreEqual("2.0.0", module.ExecuteString("version", ""));
+
+            Assert.AreEqual(HealthStatus.Healthy, host.CheckHealth().Status);
+            CollectionAssert.AreEqual(new[] { 1UL, 2UL, 3UL }, host.HealthHistory().Select(c => c.Run).ToArray());
+            Assert.AreEqual(3UL, host.Health().LastCheck.Run);
+            using (var production = new Host(sandbox.Config("", "\"Profile\": \"production\"")))
+            {
+                Assert.AreEqual("production", production.Health().Profile);
+            }
+        }
+
+        [Test]
         public void FailedReloadRollsBack()
         {
             Module module = host.LoadModule(sandbox.Install(Fixtures.Counter, "counter"));

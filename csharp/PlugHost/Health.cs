@@ -22,6 +22,10 @@ namespace PlugHost
         public IList<string> Reasons { get; private set; }
         public string Version { get; private set; }
         public uint AbiVersion { get; private set; }
+        /// <summary>The configuration profile (PlugHost.Profile), or null.</summary>
+        public string Profile { get; private set; }
+        /// <summary>The latest health check, or null before the first.</summary>
+        public HealthCheck LastCheck { get; private set; }
         public double UptimeSeconds { get; private set; }
         public IList<string> Components { get; private set; }
         public ProcessHealth Process { get; private set; }
@@ -62,6 +66,8 @@ namespace PlugHost
                 Reasons = Strings(v["reasons"]),
                 Version = v["version"].AsString,
                 AbiVersion = (uint)v["abi_version"].AsUInt64,
+                Profile = v["profile"].IsNull ? null : v["profile"].AsString,
+                LastCheck = v["last_check"].IsNull ? null : new HealthCheck(v["last_check"]),
                 UptimeSeconds = v["uptime_seconds"].AsDouble ?? 0,
                 Components = Strings(v["components"]),
                 Process = new ProcessHealth(v["process"]),
@@ -81,7 +87,7 @@ namespace PlugHost
             return report;
         }
 
-        private static HealthStatus ParseStatus(string status)
+        internal static HealthStatus ParseStatus(string status)
         {
             switch (status)
             {

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Runtime.InteropServices;
 using System.Threading;
 using PlugHost.Native;
@@ -423,18 +424,42 @@ namespace PlugHost
         /// <summary>The health report.</summary>
         public HealthReport Health()
         {
+            return HealthReport.Parse(HealthText(NativeMethods.plughost_host_health));
+        }
+
+        /// <summary>
+        /// Run a health check now, as the monitor does every PlugHost.Health.IntervalMs: every component
+        /// probe, then recovery of what they found (restart crashed plugins, retry failed reloads, up to
+        /// MaxRetryAttempts each). Transitions are published on "plughost.health.transition" and recovery
+        /// outcomes on "plughost.health.recovery". Waits for a check in progress.
+        /// </summary>
+        public HealthCheck CheckHealth()
+        {
+            return HealthCheck.Parse(HealthText(NativeMethods.plughost_host_health_check));
+        }
+
+        /// <summary>The kept health checks (up to PlugHost.Health.HistorySize), oldest first.</summary>
+        public IList<HealthCheck> HealthHistory()
+        {
+            return HealthCheck.ParseHistory(HealthText(NativeMethods.plughost_host_health_history));
+        }
+
+        private delegate int HealthCall(plughost_host* host, ulong* output);
+
+        private string HealthText(HealthCall call)
+        {
             ulong output;
             bool added = false;
             try
             {
                 plughost_host* h = Enter(ref added);
-                Interop.Check(NativeMethods.plughost_host_health(h, &output));
+                Interop.Check(call(h, &output));
             }
             finally
             {
                 Exit(added);
             }
-            return HealthReport.Parse(Interop.FromUtf8(Interop.TakeBuffer(output)));
+            return Interop.FromUtf8(Interop.TakeBuffer(output));
         }
 
         /// <summary>

@@ -7,6 +7,7 @@
 
 mod ipc;
 mod plugins;
+pub mod profiles;
 mod python;
 mod reader;
 
@@ -16,6 +17,7 @@ pub use plugins::{
     SPEC_KEYS as PLUGIN_KEYS,
 };
 pub use python::{PoolStart, PythonConfig, PythonSandbox};
+pub use reader::Problem;
 
 use crate::error::{Error, ErrorKind, Result};
 use reader::Reader;
@@ -27,10 +29,12 @@ use std::time::Duration;
 pub struct Config {
     /// Work modules.
     pub modules: ModulesConfig,
+    /// The profile whose preset was merged under the document (`PlugHost.Profile`), if any.
+    pub profile: Option<&'static str>,
     /// The initial log level (0 = off .. 5 = trace, as in `log_level`).
     pub log_level: u32,
-    /// How often the health monitor runs its checks and housekeeping.
-    pub health_interval: Duration,
+    /// The health monitor (`PlugHost.Health`).
+    pub health: HealthConfig,
     /// How long a call to a main-thread service waits to be pumped before it fails.
     pub main_thread_call_timeout: Duration,
     /// Upper bound of the key-value storage (keys plus values), in bytes.
@@ -46,6 +50,23 @@ pub struct Config {
     /// Sections reserved for later subsystems (Extensions), kept verbatim.
     pub reserved: Vec<(String, serde_json::Value)>,
 }
+
+/// Health monitor settings (`PlugHost.Health`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthConfig {
+    /// How often the monitor runs a check (probes, recovery) and housekeeping.
+    pub interval: Duration,
+    /// How many checks the history keeps (the oldest goes first).
+    pub history_size: usize,
+    /// Whether checks act on what they find (restart crashed plugins, retry failed reloads, ...).
+    pub recovery: bool,
+    /// How often one thing is tried to be recovered before the monitor gives up on it, until it is
+    /// found healthy again.
+    pub max_retry_attempts: u32,
+}
+
+/// The keys of `PlugHost.Health`.
+const HEALTH_KEYS: &[&str] = &["IntervalMs", "HistorySize", "Recovery", "MaxRetryAttempts"];
 
 /// Work-module settings (`PlugHost.Modules`).
 #[derive(Clone, Debug, PartialEq)]
@@ -110,9 +131,29 @@ impl Config {
     /// Parse and validate a JSON document. Empty or whitespace-only text means all defaults.
     pub fn from_json(text: &str) -> Result<Config> {
         let value = parse_json(text)?;
+        Config::from_value(value)
+            .map_err(|problems| reader::problems_error(&problems).expect_err("a failed validation has problems"))
+    }
+
+    /// Validate a JSON document, returning every problem found (each with its JSON path) instead
+    /// of one error. Text that is not JSON is one problem at `$`.
+    pub fn validate(text: &str) -> std::result::Result<Config, Vec<Problem>> {
+        let value =
+            parse_json(text).map_err(|e| vec![Problem { path: "$".into(), message: e.message().to_owned() }])?;
+        Config::from_value(value)
+    }
+
+    /// Merge the profile's preset under `value`, then read and validate it.
+    fn from_value(mut value: serde_json::Value) -> std::result::Result<Config, Vec<Problem>> {
         let mut reader = Reader::default();
-        let config = read_config(&mut reader, &value);
-        reader.finish().map(|()| config)
+        let profile = profiles::apply(&mut reader, &mut value);
+        let config = Config { profile, ..read_config(&mut reader, &value) };
+        let problems = reader.into_problems();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(problems)
+        }
     }
 }
 
@@ -123,6 +164,16 @@ fn parse_json(text: &str) -> Result<serde_json::Value> {
     }
     serde_json::from_str(text)
         .map_err(|e| Error::new(ErrorKind::InvalidConfig, format!("configuration is not valid JSON: {e}")))
+}
+
+fn read_health(r: &mut Reader, o: &serde_json::Map<String, serde_json::Value>) -> HealthConfig {
+    let p = "$.PlugHost.Health";
+    HealthConfig {
+        interval: Duration::from_millis(r.integer(o, p, "IntervalMs", 30_000, 10, 86_400_000)),
+        history_size: r.integer(o, p, "HistorySize", 64, 1, 10_000) as usize,
+        recovery: r.boolean(o, p, "Recovery", true),
+        max_retry_attempts: r.integer(o, p, "MaxRetryAttempts", 3, 0, 1_000) as u32,
+    }
 }
 
 fn default_shadow_directory() -> PathBuf {
@@ -136,7 +187,19 @@ fn read_config(r: &mut Reader, root: &serde_json::Value) -> Config {
     let host = r.object(
         host_value,
         "$.PlugHost",
-        &["Modules", "Logging", "Health", "Services", "Storage", "Events", "Python", "Plugins", "Ipc", "Extensions"],
+        &[
+            "Profile",
+            "Modules",
+            "Logging",
+            "Health",
+            "Services",
+            "Storage",
+            "Events",
+            "Python",
+            "Plugins",
+            "Ipc",
+            "Extensions",
+        ],
     );
     let section = |r: &mut Reader, name: &str, keys: &[&str]| {
         let value = host.and_then(|h| h.get(name)).unwrap_or(&empty);
@@ -168,7 +231,7 @@ fn read_config(r: &mut Reader, root: &serde_json::Value) -> Config {
     };
 
     let logging = section(r, "Logging", &["Level"]);
-    let health = section(r, "Health", &["IntervalMs"]);
+    let health = section(r, "Health", HEALTH_KEYS);
     let services = section(r, "Services", &["MainThreadCallTimeoutMs"]);
     let storage = section(r, "Storage", &["MaxBytes"]);
     let events = section(r, "Events", &["HistoryPerTopic"]);
@@ -191,15 +254,9 @@ fn read_config(r: &mut Reader, root: &serde_json::Value) -> Config {
 
     Config {
         modules,
+        profile: None,
         log_level: r.log_level(&logging, "$.PlugHost.Logging", "Level", 3),
-        health_interval: Duration::from_millis(r.integer(
-            &health,
-            "$.PlugHost.Health",
-            "IntervalMs",
-            30_000,
-            100,
-            86_400_000,
-        )),
+        health: read_health(r, &health),
         main_thread_call_timeout: Duration::from_millis(r.integer(
             &services,
             "$.PlugHost.Services",

@@ -39,6 +39,11 @@ fn describe(value: &Value) -> String {
     }
 }
 
+/// The message for a value that is not one of `choices`.
+pub(super) fn expected_one_of(choices: &[&str], value: &Value) -> String {
+    format!("expected one of {}, found {}", choices.join(", "), describe(value))
+}
+
 /// The known key closest to `key`, if it is close enough to be a likely typo.
 fn nearest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
     let lower = key.to_lowercase();
@@ -131,10 +136,7 @@ impl Reader {
         match value.as_str().and_then(|s| choices.iter().find(|c| c.eq_ignore_ascii_case(s))) {
             Some(choice) => choice,
             None => {
-                self.problem(
-                    format!("{path}.{key}"),
-                    format!("expected one of {}, found {}", choices.join(", "), describe(value)),
-                );
+                self.problem(format!("{path}.{key}"), expected_one_of(choices, value));
                 default
             }
         }
@@ -199,10 +201,7 @@ impl Reader {
             Some((_, level)) => *level,
             None => {
                 let names: Vec<&str> = LEVELS.iter().map(|(n, _)| *n).collect();
-                self.problem(
-                    format!("{path}.{key}"),
-                    format!("expected one of {}, found {}", names.join(", "), describe(value)),
-                );
+                self.problem(format!("{path}.{key}"), expected_one_of(&names, value));
                 default
             }
         }
@@ -210,13 +209,29 @@ impl Reader {
 
     /// Every problem as one `InvalidConfig` error, or `Ok` when there is none.
     pub(super) fn finish(self) -> Result<()> {
-        if self.problems.is_empty() {
-            return Ok(());
-        }
-        let lines: Vec<String> = self.problems.iter().map(|p| format!("{}: {}", p.path, p.message)).collect();
-        Err(Error::new(
-            ErrorKind::InvalidConfig,
-            format!("{} problem(s) in the configuration:\n{}", lines.len(), lines.join("\n")),
-        ))
+        problems_error(&self.problems)
+    }
+
+    /// Every problem found, in the order found.
+    pub(super) fn into_problems(self) -> Vec<Problem> {
+        self.problems
+    }
+}
+
+/// Every problem as one `InvalidConfig` error, or `Ok` when there is none.
+pub(super) fn problems_error(problems: &[Problem]) -> Result<()> {
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    Err(Error::new(
+        ErrorKind::InvalidConfig,
+        format!("{} problem(s) in the configuration:\n{}", lines.len(), lines.join("\n")),
+    ))
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
     }
 }

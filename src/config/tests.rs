@@ -30,7 +30,7 @@ fn reads_every_setting() {
     assert_eq!(c.modules.max_modules, 3);
     assert!(!c.modules.copy_dependencies);
     assert_eq!(c.log_level, 4);
-    assert_eq!(c.health_interval, Duration::from_secs(1));
+    assert_eq!(c.health.interval, Duration::from_secs(1));
     assert_eq!(c.main_thread_call_timeout, Duration::from_millis(50));
     assert_eq!(c.storage_max_bytes, 1024);
     assert_eq!(c.event_history_per_topic, 5);
@@ -104,4 +104,90 @@ fn reads_and_checks_the_watch_settings() {
     assert!(m.contains("$.PlugHost.Modules.Watch.DebounceMS: unknown key; did you mean \"DebounceMs\"?"), "{m}");
     let e = Config::from_json(r#"{"PlugHost": {"Modules": {"Watch": true}}}"#).unwrap_err();
     assert!(e.message().contains("$.PlugHost.Modules.Watch: expected an object, found true"), "{}", e.message());
+}
+
+#[test]
+fn reads_and_checks_the_health_settings() {
+    let d = Config::default().health;
+    assert_eq!((d.interval, d.history_size, d.recovery, d.max_retry_attempts), (Duration::from_secs(30), 64, true, 3));
+    let c = Config::from_json(
+        r#"{"PlugHost": {"Health": {"IntervalMs": 50, "HistorySize": 2, "Recovery": false, "MaxRetryAttempts": 0}}}"#,
+    )
+    .unwrap();
+    let h = c.health;
+    assert_eq!(
+        (h.interval, h.history_size, h.recovery, h.max_retry_attempts),
+        (Duration::from_millis(50), 2, false, 0)
+    );
+    let problems = Config::validate(r#"{"PlugHost": {"Health": {"HistorySize": 0, "Recovery": "on"}}}"#).unwrap_err();
+    let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            "$.PlugHost.Health.HistorySize: expected an integer from 1 to 10000, found 0",
+            "$.PlugHost.Health.Recovery: expected true or false, found \"on\"",
+        ]
+    );
+}
+
+#[test]
+fn the_development_profile_watches_and_logs_verbosely() {
+    let c = Config::from_json(r#"{"PlugHost": {"Profile": "development"}}"#).unwrap();
+    assert_eq!(c.profile, Some("development"));
+    assert!(c.modules.watch.enabled);
+    assert_eq!(c.log_level, 4);
+    assert_eq!(c.health.interval, Duration::from_secs(10));
+    assert!(c.health.recovery);
+    assert!(!c.python.sandbox.enabled);
+    assert_eq!(Config::default().profile, None);
+    assert!(!Config::default().modules.watch.enabled);
+}
+
+#[test]
+fn the_production_profile_does_not_watch() {
+    let c = Config::from_json(r#"{"PlugHost": {"Profile": "Production"}}"#).unwrap();
+    assert_eq!(c.profile, Some("production"));
+    assert!(!c.modules.watch.enabled);
+    assert_eq!(c.log_level, 3);
+    assert_eq!(c.health.interval, Duration::from_secs(30));
+    assert!(c.python.sandbox.enabled, "production sandboxes Python workers");
+}
+
+#[test]
+fn explicit_settings_override_the_profile() {
+    let c = Config::from_json(
+        r#"{"PlugHost": {"Profile": "development", "Logging": {"Level": "warn"},
+            "Modules": {"Watch": {"Enabled": false, "DebounceMs": 20}}, "Health": {"IntervalMs": 100}}}"#,
+    )
+    .unwrap();
+    assert_eq!(c.profile, Some("development"));
+    assert!(!c.modules.watch.enabled);
+    assert_eq!(c.modules.watch.debounce, Duration::from_millis(20));
+    assert_eq!(c.log_level, 2);
+    assert_eq!(c.health.interval, Duration::from_millis(100));
+    let c = Config::from_json(
+        r#"{"PlugHost": {"Profile": "production", "Modules": {"Watch": {"Enabled": true}},
+            "Python": {"Sandbox": {"Enabled": false}}}}"#,
+    )
+    .unwrap();
+    assert!(c.modules.watch.enabled);
+    assert!(!c.python.sandbox.enabled);
+}
+
+#[test]
+fn an_unknown_profile_is_a_configuration_error() {
+    let e = Config::from_json(r#"{"PlugHost": {"Profile": "staging"}}"#).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidConfig);
+    assert!(
+        e.message().contains("$.PlugHost.Profile: expected one of development, production, found \"staging\""),
+        "{}",
+        e.message()
+    );
+    let problems = Config::validate(r#"{"PlugHost": {"Profile": 1, "Modules": {"Watch": 2}}}"#).unwrap_err();
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert_eq!(problems[0].path, "$.PlugHost.Profile");
+    assert_eq!(problems[1].path, "$.PlugHost.Modules.Watch");
+    let problems = Config::validate("{oops").unwrap_err();
+    assert_eq!(problems[0].path, "$");
+    assert!(problems[0].message.starts_with("configuration is not valid JSON"));
 }

@@ -1,14 +1,26 @@
-//! Health: one JSON document with an overall status and the figures behind it, and the monitor
-//! thread that does periodic housekeeping and reports status changes.
+//! Health: one JSON document with an overall status and the figures behind it; probes per
+//! component; checks (every probe, then recovery) kept in a history; and the monitor thread that
+//! runs a check and housekeeping every interval.
 //!
-//! Status rules: `unhealthy` when the host is stopped or old generations have reached the cap (so
-//! reloads are refused); `degraded` when old generations are retained (pinned or still draining)
-//! or storage is over 90% full, or a plugin crashed or is restarting, or a plugin manifest could not
-//! be used; `healthy` otherwise. Each non-healthy status comes with reasons.
+//! The overall status is the worst of the probes' (`unhealthy` too when the host is stopped); each
+//! non-healthy probe adds a reason `component: detail`. The probes' rules: modules `unhealthy`
+//! when old generations have reached the cap (so reloads are refused), `degraded` when old
+//! generations are retained or a module's latest reload failed; plugins `degraded` when one
+//! crashed or is restarting, or a manifest could not be used; ipc `degraded` when events to
+//! plugins were dropped within the last interval; watch `unhealthy` when the watcher's thread
+//! ended; storage `degraded` when over 90% full.
 
+mod checker;
 mod monitor;
+mod probe;
+mod probes;
 
+pub use checker::{
+    CheckRun, Checker, ProbeReport, RecoveryReport, Trigger, RECOVERY_TOPIC, STATUS_TOPIC, TRANSITION_TOPIC,
+};
 pub use monitor::HealthMonitor;
+pub use probe::{Fault, Probe, ProbeRegistry, ProbeResult};
+pub(crate) use probes::builtin as builtin_probes;
 
 use crate::host::Host;
 use crate::modules::{ModuleManager, ModuleReport, RetainedReport};
@@ -18,7 +30,7 @@ use serde::Serialize;
 use std::time::Instant;
 
 /// The overall status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// All is well.
@@ -40,6 +52,8 @@ pub struct HealthReport {
     pub version: &'static str,
     /// The C ABI version.
     pub abi_version: u32,
+    /// The configuration profile (`PlugHost.Profile`), `null` when none.
+    pub profile: Option<&'static str>,
     /// Seconds since the host started.
     pub uptime_seconds: f64,
     /// Running components in start order.
@@ -69,6 +83,8 @@ pub struct HealthReport {
     /// The Python pool: workers (alive, busy, runs, restarts, RSS), queue depth, timeouts,
     /// failures.
     pub python: crate::python::PoolStatus,
+    /// The latest health check (the monitor's or a requested one), `null` before the first.
+    pub last_check: Option<CheckRun>,
 }
 
 /// Storage usage.
@@ -100,7 +116,16 @@ pub struct TrustReport {
     pub roots: Vec<String>,
 }
 
-/// Build the report for `host`.
+/// The reasons of the results that are not healthy, each prefixed with its component.
+pub(crate) fn reasons(reports: &[ProbeReport]) -> Vec<String> {
+    reports
+        .iter()
+        .filter(|r| r.result.status != Status::Healthy)
+        .map(|r| format!("{}: {}", r.component, r.result.detail))
+        .collect()
+}
+
+/// Build the report for `host`: every probe now (no recovery), and the figures.
 pub(crate) fn report(
     host: &Host,
     modules: &ModuleManager,
@@ -112,76 +137,37 @@ pub(crate) fn report(
     let (module_reports, retained) = modules.report();
     let (keys, bytes) = shared.storage.usage();
     let (subscriptions, topics) = shared.events.usage();
-    let max_bytes = host.config().storage_max_bytes;
-    let cap = modules.max_retained();
-
-    let mut reasons = Vec::new();
-    let mut status = Status::Healthy;
-    let mut worsen = |to: Status, reason: String, reasons: &mut Vec<String>| {
-        if to == Status::Unhealthy || status == Status::Healthy {
-            status = to;
-        }
-        reasons.push(reason);
-    };
+    let probes = checker::probe_all(host, &shared.probes.list());
+    let mut status = probes.iter().map(|r| r.result.status).max().unwrap_or(Status::Healthy);
+    let mut reasons = reasons(&probes);
     if stopped {
-        worsen(Status::Unhealthy, "the host is stopped".into(), &mut reasons);
+        status = Status::Unhealthy;
+        reasons.insert(0, "the host is stopped".into());
     }
-    if !retained.is_empty() {
-        let pinned = retained.iter().filter(|r| r.reason == "pinned").count();
-        let draining = retained.len() - pinned;
-        let summary = format!("{pinned} old generation(s) pinned in memory, {draining} still draining");
-        if retained.len() >= cap {
-            worsen(
-                Status::Unhealthy,
-                format!("{summary}: cap of {cap} reached, loads and reloads are refused"),
-                &mut reasons,
-            );
-        } else {
-            worsen(Status::Degraded, summary, &mut reasons);
-        }
-    }
-    let plugins = host.plugin_manager().statuses();
-    for p in plugins.iter().filter(|p| p.state == "crashed" || p.state == "restarting") {
-        worsen(Status::Degraded, format!("plugin \"{}\" is {}: {}", p.name, p.state, p.reason), &mut reasons);
-    }
-    let manifest_problems = host.plugin_manager().problems().to_vec();
-    if !manifest_problems.is_empty() {
-        worsen(
-            Status::Degraded,
-            format!("{} plugin manifest(s) could not be used", manifest_problems.len()),
-            &mut reasons,
-        );
-    }
-    let python = host.python_pool().status();
-    for problem in host.python_pool().problems(&python) {
-        worsen(Status::Degraded, format!("Python pool: {problem}"), &mut reasons);
-    }
-    if max_bytes > 0 && bytes * 10 > max_bytes * 9 {
-        worsen(Status::Degraded, format!("storage is {bytes} of {max_bytes} bytes full"), &mut reasons);
-    }
-
     let trust = modules.trusted_roots();
     HealthReport {
         status,
         reasons,
         version: crate::VERSION,
         abi_version: crate::ABI_VERSION,
+        profile: host.config().profile,
         uptime_seconds: started_at.elapsed().as_secs_f64(),
         components: components.to_vec(),
         process: platform::process_figures(),
         modules: module_reports,
         retained_generations: retained,
-        max_retained_generations: cap,
+        max_retained_generations: modules.max_retained(),
         services: shared.services.stats(),
         main_thread_pending: shared.services.main_thread().pending(),
-        storage: StorageReport { keys, bytes, max_bytes },
+        storage: StorageReport { keys, bytes, max_bytes: host.config().storage_max_bytes },
         events: EventsReport { subscriptions, topics },
         trusted_roots: TrustReport {
             restricted: trust.restricted(),
             roots: trust.roots().iter().map(|p| p.display().to_string()).collect(),
         },
-        plugins,
-        plugin_manifest_problems: manifest_problems,
-        python,
+        plugins: host.plugin_manager().statuses(),
+        plugin_manifest_problems: host.plugin_manager().problems().to_vec(),
+        python: host.python_pool().status(),
+        last_check: host.last_check(),
     }
 }

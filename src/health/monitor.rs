@@ -1,7 +1,7 @@
-//! The health monitor thread: every interval it runs housekeeping and reports status changes to
-//! the log and to the event bus (topic `plughost.health`).
+//! The health monitor thread: every interval it runs housekeeping and a health check (probes,
+//! recovery, transitions on the bus and in the log; see `checker.rs`).
 
-use super::Status;
+use super::Trigger;
 use crate::host::Host;
 use parking_lot::{Condvar, Mutex};
 use std::sync::{Arc, Weak};
@@ -19,33 +19,20 @@ impl HealthMonitor {
     pub fn spawn(host: Weak<Host>, interval: Duration) -> std::io::Result<HealthMonitor> {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let signal = stop.clone();
-        let thread = std::thread::Builder::new().name("plughost-health".into()).spawn(move || {
-            let mut last = Status::Healthy;
-            loop {
-                {
-                    let (stopped, wake) = &*signal;
-                    let mut stopped = stopped.lock();
-                    if !*stopped {
-                        wake.wait_for(&mut stopped, interval);
-                    }
-                    if *stopped {
-                        return;
-                    }
+        let thread = std::thread::Builder::new().name("plughost-health".into()).spawn(move || loop {
+            {
+                let (stopped, wake) = &*signal;
+                let mut stopped = stopped.lock();
+                if !*stopped {
+                    wake.wait_for(&mut stopped, interval);
                 }
-                let Some(host) = host.upgrade() else { return };
-                host.maintain();
-                let report = host.health();
-                if report.status != last {
-                    let reasons = report.reasons.join("; ");
-                    match report.status {
-                        Status::Healthy => tracing::info!(status = ?report.status, "health changed"),
-                        _ => tracing::warn!(status = ?report.status, reasons = %reasons, "health changed"),
-                    }
-                    let payload = serde_json::json!({ "status": report.status, "reasons": report.reasons }).to_string();
-                    let _ = host.shared().events.publish("plughost.health", "host", payload.as_bytes());
-                    last = report.status;
+                if *stopped {
+                    return;
                 }
             }
+            let Some(host) = host.upgrade() else { return };
+            host.maintain();
+            host.run_check(Trigger::Interval);
         })?;
         Ok(HealthMonitor { stop, thread })
     }

@@ -13,7 +13,7 @@ pub use shared::HostShared;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Event, EventHandler};
-use crate::health::{self, HealthMonitor, HealthReport};
+use crate::health::{self, CheckRun, Checker, HealthMonitor, HealthReport, Probe, Trigger};
 use crate::logging::{self, LogCallback, LogSink};
 use crate::modules::{ModuleId, ModuleManager, Watcher};
 use crate::plugins::{PluginManager, PluginState, PluginStatus, StateListener};
@@ -37,6 +37,7 @@ pub struct Host {
     log_sink: Arc<LogSink>,
     lifecycle: Lifecycle,
     monitor: Mutex<Option<HealthMonitor>>,
+    checker: Checker,
     started_at: Instant,
     stopped: AtomicBool,
 }
@@ -61,7 +62,11 @@ impl Host {
         for (name, _) in &config.reserved {
             tracing::warn!(section = %name, "configuration section is reserved for a later subsystem and not used yet");
         }
+        for probe in health::builtin_probes() {
+            shared.probes.register(probe)?;
+        }
         let host = Arc::new(Host {
+            checker: Checker::new(&config.health),
             config,
             shared,
             modules,
@@ -97,7 +102,7 @@ impl Host {
                 }
             }
             Component::HealthMonitor => {
-                let monitor = HealthMonitor::spawn(Arc::downgrade(self), self.config.health_interval)
+                let monitor = HealthMonitor::spawn(Arc::downgrade(self), self.config.health.interval)
                     .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start the health monitor thread: {e}")))?;
                 *self.monitor.lock() = Some(monitor);
             }
@@ -111,6 +116,7 @@ impl Host {
                 if let Some(monitor) = self.monitor.lock().take() {
                     monitor.stop();
                 }
+                self.shared.probes.clear();
             }
             Component::Watch => self.stop_watching(),
             Component::Modules => self.modules.stop(),
@@ -409,6 +415,56 @@ impl Host {
     /// The plugins' manager (for health).
     pub(crate) fn plugin_manager(&self) -> &PluginManager {
         &self.plugins
+    }
+
+    /// The work modules (for the health probes).
+    pub(crate) fn modules(&self) -> &Arc<ModuleManager> {
+        &self.modules
+    }
+
+    /// Whether the watcher's thread runs and how many folders it watches; `None` when not watching.
+    pub(crate) fn watch_state(&self) -> Option<(bool, usize)> {
+        self.watcher.lock().as_ref().map(Watcher::state)
+    }
+
+    /// Run a health check now, as the monitor does every `Health.IntervalMs`: every probe, then
+    /// (with `Health.Recovery`) recovery of what they found; transitions and recovery outcomes
+    /// are published ([`health::TRANSITION_TOPIC`], [`health::RECOVERY_TOPIC`],
+    /// [`health::STATUS_TOPIC`]) and logged, and the check joins the history. Checks are
+    /// serialised: this waits for a check in progress. Not from a handler of those topics.
+    pub fn check_health(&self) -> Result<CheckRun> {
+        self.check_running()?;
+        Ok(self.run_check(Trigger::Request))
+    }
+
+    pub(crate) fn run_check(&self, trigger: Trigger) -> CheckRun {
+        self.checker.run(self, trigger)
+    }
+
+    /// The kept health checks (up to `Health.HistorySize`), oldest first.
+    pub fn health_history(&self) -> Vec<CheckRun> {
+        self.checker.history()
+    }
+
+    /// The latest health check, if one ran.
+    pub(crate) fn last_check(&self) -> Option<CheckRun> {
+        self.checker.last()
+    }
+
+    /// The kept health checks as a JSON array, oldest first.
+    pub fn health_history_json(&self) -> String {
+        serde_json::to_string_pretty(&self.health_history()).expect("health history serialises")
+    }
+
+    /// Add a health probe (see [`Probe`]); returns its id. Its component name must be new.
+    pub fn register_probe(&self, probe: Arc<dyn Probe>) -> Result<u64> {
+        self.check_running()?;
+        self.shared.probes.register(probe)
+    }
+
+    /// Remove health probe `id`.
+    pub fn unregister_probe(&self, id: u64) -> Result<()> {
+        self.shared.probes.unregister(id)
     }
 
     /// Housekeeping: retire drained and unmapped old generations. Called by the health monitor.

@@ -1,7 +1,9 @@
-//! The services every part of a host reaches: storage, events and the application's services.
+//! The services every part of a host reaches: storage, events, the application's services and
+//! the health probes.
 
 use crate::config::Config;
 use crate::events::EventBus;
+use crate::health::ProbeRegistry;
 use crate::services::ServiceRegistry;
 use crate::storage::Storage;
 
@@ -14,6 +16,8 @@ pub struct HostShared {
     pub events: EventBus,
     /// Services registered by the embedding application.
     pub services: ServiceRegistry,
+    /// The health probes the monitor runs (the host's own, and those subsystems register).
+    pub probes: ProbeRegistry,
 }
 
 impl HostShared {
@@ -23,6 +27,7 @@ impl HostShared {
             storage: Storage::new(config.storage_max_bytes),
             events: EventBus::new(config.event_history_per_topic),
             services: ServiceRegistry::new(config.main_thread_call_timeout),
+            probes: ProbeRegistry::default(),
         }
     }
 }

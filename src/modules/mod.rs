@@ -19,7 +19,7 @@ pub mod trust;
 mod watch;
 
 pub use report::{ModuleReport, RetainedReport};
-pub use stats::{CommandReport, LastDurations};
+pub use stats::{CommandReport, FailedReload, LastDurations};
 pub(crate) use watch::Watcher;
 pub use watch::{RELOADED_TOPIC, RELOADING_TOPIC, ROLLED_BACK_TOPIC};
 
@@ -279,14 +279,19 @@ impl ModuleManager {
                 entry.stats.reloads.fetch_add(1, Ordering::Relaxed);
                 entry.stats.loads.fetch_add(1, Ordering::Relaxed);
                 entry.stats.last.lock().reload_ms = Some(millis(elapsed));
+                *entry.stats.failed_reload.lock() = None;
                 tracing::info!(id = id.0, generation = number, ms = millis(elapsed), "module reloaded");
             }
             Err(e) if e.kind() == ErrorKind::ModuleDrainTimeout => {
                 entry.stats.reloads.fetch_add(1, Ordering::Relaxed);
+                *entry.stats.failed_reload.lock() = None;
                 tracing::warn!(id = id.0, error = %e, "module reloaded, old generation still draining");
             }
             Err(e) => {
                 entry.stats.reload_failures.fetch_add(1, Ordering::Relaxed);
+                let attempted = path.map(Path::to_path_buf).or_else(|| slot.current.get().map(|g| g.source.clone()));
+                *entry.stats.failed_reload.lock() =
+                    attempted.map(|path| FailedReload { path, error: e.message().to_owned() });
                 tracing::warn!(id = id.0, error = %e, "module reload failed; previous generation keeps serving");
             }
         }
@@ -505,6 +510,13 @@ impl ModuleManager {
     pub(crate) fn generation_number(&self, id: ModuleId) -> Option<u64> {
         let (slot, _) = self.entry(id).ok()?;
         slot.current.get().filter(|g| g.module == id).map(|g| g.number)
+    }
+
+    /// The file the latest reload of module `id` tried to load, when that reload failed.
+    pub(crate) fn failed_reload_path(&self, id: ModuleId) -> Option<PathBuf> {
+        let (_, entry) = self.entry(id).ok()?;
+        let failed = entry.stats.failed_reload.lock();
+        failed.as_ref().map(|f| f.path.clone())
     }
 
     /// Whether sibling library files travel with a module (and so are watched with it).

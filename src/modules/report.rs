@@ -1,6 +1,6 @@
 //! The modules' part of the health document.
 
-use super::stats::{CommandReport, LastDurations};
+use super::stats::{CommandReport, FailedReload, LastDurations};
 use super::{ModuleManager, RetainReason};
 use std::sync::atomic::Ordering;
 
@@ -29,6 +29,9 @@ pub struct ModuleReport {
     pub reloads: u64,
     /// Failed (rolled back) reloads.
     pub reload_failures: u64,
+    /// The latest reload when it failed (`path` it tried, `error`), while no reload has succeeded
+    /// since; `null` otherwise.
+    pub failed_reload: Option<FailedReload>,
     /// Unloads.
     pub unloads: u64,
     /// Calls that returned an error.
@@ -79,6 +82,7 @@ impl ModuleManager {
                     loads: s.loads.load(Ordering::Relaxed),
                     reloads: s.reloads.load(Ordering::Relaxed),
                     reload_failures: s.reload_failures.load(Ordering::Relaxed),
+                    failed_reload: s.failed_reload.lock().clone(),
                     unloads: s.unloads.load(Ordering::Relaxed),
                     execute_failures: s.execute_failures.load(Ordering::Relaxed),
                     last: *s.last.lock(),

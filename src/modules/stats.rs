@@ -169,6 +169,15 @@ pub struct CommandReport {
     pub p99_us: Option<f64>,
 }
 
+/// A reload that failed: what it tried to load and why it failed.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FailedReload {
+    /// The file the reload tried to load (the module's own, or the path given to the reload).
+    pub path: std::path::PathBuf,
+    /// Why it failed.
+    pub error: String,
+}
+
 /// Counters of one module across its generations.
 pub struct ModuleStats {
     /// Successful loads (1) plus successful reloads.
@@ -183,6 +192,9 @@ pub struct ModuleStats {
     pub execute_failures: AtomicU64,
     /// Durations of the last operations.
     pub last: Mutex<LastDurations>,
+    /// The latest reload, when it failed (the previous generation kept serving); cleared when a
+    /// reload succeeds.
+    pub failed_reload: Mutex<Option<FailedReload>>,
     /// Open addressing with linear probing; a slot, once set, never changes.
     commands: Box<[OnceLock<Box<Tracked>>]>,
     /// Serialises filling slots; holds the number of names tracked.
@@ -198,6 +210,7 @@ impl Default for ModuleStats {
             unloads: AtomicU64::new(0),
             execute_failures: AtomicU64::new(0),
             last: Mutex::new(LastDurations::default()),
+            failed_reload: Mutex::new(None),
             commands: (0..TABLE_SLOTS).map(|_| OnceLock::new()).collect(),
             tracked: Mutex::new(0),
         }

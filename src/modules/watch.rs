@@ -158,6 +158,12 @@ impl Watcher {
         let _ = self.sender.send(Message::Refresh);
     }
 
+    /// Whether the watcher's thread still runs, and how many folders are watched.
+    pub fn state(&self) -> (bool, usize) {
+        let alive = self.thread.as_ref().is_some_and(|t| !t.is_finished());
+        (alive, self.watched.lock().folders.len())
+    }
+
     /// End the thread and the watches. Waits for a reload in progress; with `pump` (the host's
     /// main thread passes its queue's pump, since a module's state hand-over may need a
     /// main-thread service), the wait runs it every millisecond. Called on the watcher's own

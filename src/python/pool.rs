@@ -8,7 +8,7 @@
 //! once (`PLUGHOST_ERR_PYTHON_SESSION_LOST`).
 
 use super::locate;
-use super::protocol::{self, RunReply, RunRequest, WORKER_PROGRAM};
+use super::protocol::{self, RunReply, RunRequest};
 use super::run::{PythonOutput, PythonRun};
 use super::worker::{Worker, WorkerStatus};
 use crate::config::{IpcSettings, PoolStart, PythonConfig};
@@ -43,6 +43,8 @@ struct PoolState {
     availability: Availability,
     workers: Vec<Arc<Worker>>,
     busy: Vec<bool>,
+    /// The deadline of the run on each busy worker.
+    busy_until: Vec<Option<Instant>>,
     waiting: usize,
     sessions: HashMap<String, Binding>,
     /// Sessions whose worker was killed, crashed or recycled; their next run is told once.
@@ -123,6 +125,7 @@ impl PythonPool {
                 availability: Availability::Unknown,
                 workers: Vec::new(),
                 busy: Vec::new(),
+                busy_until: Vec::new(),
                 waiting: 0,
                 sessions: HashMap::new(),
                 lost: HashSet::new(),
@@ -226,6 +229,7 @@ impl PythonPool {
             return Err(Error::new(ErrorKind::HostStopped, "the host is stopped"));
         }
         s.busy = vec![false; workers.len()];
+        s.busy_until = vec![None; workers.len()];
         s.workers = workers;
         s.availability = Availability::Available(version);
         s.sandbox = sandbox;
@@ -302,6 +306,7 @@ impl PythonPool {
             };
             if let Some(index) = choice {
                 s.busy[index] = true;
+                s.busy_until[index] = Some(deadline);
                 let worker = s.workers[index].clone();
                 if let (Some(name), None) = (session, bound) {
                     s.sessions.insert(name.to_owned(), Binding { worker: index, generation: worker.slot.generation() });
@@ -363,6 +368,7 @@ impl PythonPool {
         }
         let mut s = self.state.lock();
         s.busy[worker.index] = false;
+        s.busy_until[worker.index] = None;
         drop(s);
         self.freed.notify_all();
     }
@@ -472,7 +478,8 @@ impl PythonPool {
             Availability::Available(version) => ("started", Some(version.clone())),
             Availability::Unavailable(e, _) => ("unavailable", Some(e.message().to_owned())),
         };
-        let workers: Vec<(Arc<Worker>, bool)> = s.workers.iter().cloned().zip(s.busy.iter().copied()).collect();
+        let workers: Vec<(Arc<Worker>, Option<Instant>)> =
+            s.workers.iter().cloned().zip(s.busy_until.iter().copied()).collect();
         let (queue_depth, sessions, sandbox) = (s.waiting, s.sessions.len(), s.sandbox.clone());
         drop(s);
         let c = &self.counters;
@@ -491,20 +498,33 @@ impl PythonPool {
             sessions_lost: load(&c.sessions_lost),
             sessions,
             sandbox,
-            workers: workers.iter().map(|(w, busy)| w.status(*busy)).collect(),
+            workers: workers.iter().map(|(w, until)| w.status(*until)).collect(),
         }
     }
 
-    /// Why the pool makes the host less than healthy, if it does: Python unavailable though the
-    /// pool starts with the host, or a worker given up after too many crashes.
-    pub fn problems(&self, status: &PoolStatus) -> Vec<String> {
-        let mut problems = Vec::new();
-        if status.state == "unavailable" && self.config.start == PoolStart::HostStart {
-            problems.push(status.python.clone().unwrap_or_default());
+    /// How long past its run's deadline a worker may stay taken before the health monitor calls
+    /// it stuck (the run's own timeout normally ends it at the deadline).
+    pub const STUCK_GRACE: Duration = Duration::from_secs(10);
+
+    /// Whether the pool starts with the host (then an unavailable Python degrades health).
+    pub fn starts_with_host(&self) -> bool {
+        self.config.enabled && self.config.start == PoolStart::HostStart
+    }
+
+    /// Recovery of the health monitor: start worker `index` again (after its supervisor gave up)
+    /// or, when `kill`, end its stuck process so that its supervisor starts a new one.
+    pub fn recover_worker(&self, index: usize, kill: bool) -> Result<String> {
+        let worker = self.state.lock().workers.get(index).cloned();
+        let worker =
+            worker.ok_or_else(|| Error::new(ErrorKind::InvalidArgument, format!("no Python worker {index}")))?;
+        if kill {
+            self.lose_sessions_of(index);
+            worker.counters.runs_since_start.store(0, Ordering::Relaxed);
+            worker.slot.kill("the health monitor found the worker stuck");
+            Ok("killed; its supervisor starts it again".into())
+        } else {
+            worker.slot.start()?;
+            Ok("started again".into())
         }
-        for w in status.workers.iter().filter(|w| w.state == "crashed") {
-            problems.push(format!("{WORKER_PROGRAM} {} crashed: {}", w.index, w.reason));
-        }
-        problems
     }
 }

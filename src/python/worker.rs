@@ -49,6 +49,8 @@ pub struct WorkerStatus {
     pub reason: String,
     /// Whether a run is on it now.
     pub busy: bool,
+    /// How far past its run's deadline it is, in milliseconds (0 before the deadline).
+    pub overdue_ms: Option<u64>,
     /// Its process id.
     pub pid: Option<u32>,
     /// Runs answered.
@@ -120,14 +122,15 @@ impl Worker {
     }
 
     /// A snapshot for health.
-    pub fn status(&self, busy: bool) -> WorkerStatus {
+    pub fn status(&self, busy_until: Option<std::time::Instant>) -> WorkerStatus {
         let s = self.slot.status();
         let c = &self.counters;
         WorkerStatus {
             index: self.index,
             state: s.state,
             reason: s.reason,
-            busy,
+            busy: busy_until.is_some(),
+            overdue_ms: busy_until.map(|t| t.elapsed().as_millis() as u64),
             pid: s.pid,
             runs: c.runs.load(Ordering::Relaxed),
             restarts: s.starts.saturating_sub(1),

@@ -380,11 +380,8 @@ static plughost_module_id load(const plughost_host *host, const char *path) {
     return id;
 }
 
-static bool health_contains(const plughost_host *host, const char *needle) {
-    plughost_buffer buffer = 0;
-    if (plughost_host_health(host, &buffer) != PLUGHOST_OK) {
-        return false;
-    }
+/* Whether the text of `buffer` contains `needle`; frees the buffer. */
+static bool buffer_contains(plughost_buffer buffer, const char *needle) {
     const uint8_t *data = NULL;
     size_t len = 0;
     bool found = false;
@@ -399,6 +396,14 @@ static bool health_contains(const plughost_host *host, const char *needle) {
     }
     plughost_buffer_free(buffer);
     return found;
+}
+
+static bool health_contains(const plughost_host *host, const char *needle) {
+    plughost_buffer buffer = 0;
+    if (plughost_host_health(host, &buffer) != PLUGHOST_OK) {
+        return false;
+    }
+    return buffer_contains(buffer, needle);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -780,6 +785,8 @@ static void every_host_function_fails(const plughost_host *host, int32_t expecte
     counter_probe probe = {0};
 
     CHECK_STATUS(plughost_host_health(host, &buffer), expected);
+    CHECK_STATUS(plughost_host_health_check(host, &buffer), expected);
+    CHECK_STATUS(plughost_host_health_history(host, &buffer), expected);
     CHECK_STATUS(plughost_host_set_log_callback(host, log_cb, NULL, NULL), expected);
     CHECK_STATUS(plughost_host_set_log_level(host, PLUGHOST_LOG_INFO), expected);
     CHECK_STATUS(plughost_host_set_main_thread(host), expected);
@@ -1647,6 +1654,46 @@ static void test_health(void) {
     free_host(host);
 }
 
+static void test_health_checks_and_history(void) {
+    plughost_host *host = new_host("", "\"Profile\": \"production\", \"Health\": {\"HistorySize\": 2}");
+    plughost_buffer buffer = 77;
+
+    CHECK_STATUS(plughost_host_health_check(host, NULL), PLUGHOST_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(plughost_host_health_history(host, NULL), PLUGHOST_ERR_NULL_ARGUMENT);
+    CHECK(health_contains(host, "\"profile\": \"production\""));
+    CHECK(health_contains(host, "\"last_check\": null"));
+    CHECK_OK(plughost_host_health_history(host, &buffer));
+    CHECK(buffer_contains(buffer, "[]"));
+
+    plughost_module_id id = load(host, fx.counter);
+    CHECK_OK(plughost_host_health_check(host, &buffer));
+    CHECK(buffer != 77);
+    CHECK(buffer_contains(buffer, "\"trigger\": \"request\""));
+    CHECK_OK(plughost_host_health_check(host, &buffer));
+    CHECK(buffer_contains(buffer, "\"detail\": \"1 module(s) loaded\""));
+
+    /* A reload that failed is retried (from the file it tried) by the next check's recovery. */
+    uint64_t number = 0;
+    CHECK_STATUS(plughost_module_reload(host, id, STR(fx.init_fails), &number), PLUGHOST_ERR_MODULE_INIT_FAILED);
+    CHECK(health_contains(host, "\"status\": \"degraded\""));
+    CHECK(health_contains(host, "\"failed_reload\": {"));
+    CHECK_OK(plughost_host_health_check(host, &buffer));
+    CHECK(buffer_contains(buffer, "\"outcome\": \"failed\""));
+    CHECK(health_contains(host, "\"action\": \"retry reload\""));
+    /* A reload that succeeds makes the module healthy again. */
+    CHECK_OK(plughost_module_reload(host, id, NULL, 0, &number));
+    CHECK(health_contains(host, "\"failed_reload\": null"));
+    CHECK(health_contains(host, "\"reasons\": []"));
+
+    /* Two checks kept of three: runs 2 and 3. */
+    CHECK_OK(plughost_host_health_history(host, &buffer));
+    plughost_buffer again = 0;
+    CHECK_OK(plughost_host_health_history(host, &again));
+    CHECK(buffer_contains(again, "\"run\": 3"));
+    CHECK(!buffer_contains(buffer, "\"run\": 1,"));
+    free_host(host);
+}
+
 /* ---------------------------------------------------------------------------------------------- */
 /* Coverage of the status codes                                                                   */
 /* ---------------------------------------------------------------------------------------------- */
@@ -2165,6 +2212,7 @@ int main(void) {
         {"events", test_events},
         {"storage", test_storage},
         {"health", test_health},
+        {"health checks and history", test_health_checks_and_history},
         {"IPC sessions", test_ipc_sessions},
         {"IPC session errors", test_ipc_session_errors},
         {"plugin side", test_plugin_side},

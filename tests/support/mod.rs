@@ -213,3 +213,25 @@ pub fn replace_file(source: &Path, target: &Path) {
     std::fs::copy(source, &tmp).unwrap();
     std::fs::rename(&tmp, target).unwrap();
 }
+
+/// The host's own events whose topic starts with `prefix` (topic and parsed JSON payload), in the
+/// order they were published; each must come from the host and carry JSON.
+pub fn host_events(
+    host: &plughost::Host,
+    prefix: &'static str,
+) -> std::sync::mpsc::Receiver<(String, serde_json::Value)> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let sender = std::sync::Mutex::new(sender);
+    host.subscribe(
+        "*",
+        std::sync::Arc::new(move |event: &plughost::events::Event| {
+            if event.topic.starts_with(prefix) {
+                assert_eq!(event.source, "host");
+                let payload = serde_json::from_slice(&event.payload).expect("JSON payload");
+                let _ = sender.lock().unwrap().send((event.topic.clone(), payload));
+            }
+        }),
+    )
+    .unwrap();
+    receiver
+}

@@ -188,6 +188,8 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     "plughost_host_new": (c_int32, [_bytes, c_size_t, POINTER(P_host)]),
     "plughost_host_free": (None, [P_host]),
     "plughost_host_health": (c_int32, [P_host, POINTER(plughost_buffer)]),
+    "plughost_host_health_check": (c_int32, [P_host, POINTER(plughost_buffer)]),
+    "plughost_host_health_history": (c_int32, [P_host, POINTER(plughost_buffer)]),
     "plughost_host_set_log_callback": (
         c_int32,
         [P_host, plughost_log_callback, c_void_p, plughost_destroy_callback],

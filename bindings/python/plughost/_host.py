@@ -12,7 +12,7 @@ import sys
 import threading
 import weakref
 from ctypes import byref, c_size_t, c_uint32, c_uint64, c_void_p
-from typing import Any, Callable, Dict, Mapping, Optional, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Union
 
 from . import _callbacks, _ffi
 from ._callbacks import Event
@@ -228,8 +228,28 @@ class Host(PluginsMixin, PythonMixin):
         return take_buffer(buffer.value).decode("utf-8")
 
     def health(self) -> Dict[str, Any]:
-        """The health report, parsed: ``status``, ``reasons``, ``modules``, ``process``, ..."""
+        """The health report, parsed: ``status``, ``reasons``, ``profile``, ``modules``,
+        ``process``, ``last_check``, ..."""
         return json.loads(self.health_json())
+
+    def check_health(self) -> Dict[str, Any]:
+        """Run a health check now, as the monitor does every ``Health.IntervalMs``: every
+        component probe, then recovery of what they found (restart crashed plugins, retry failed
+        reloads, up to ``Health.MaxRetryAttempts`` each). Returns the check, parsed: ``run``,
+        ``trigger``, ``status``, ``probes`` (``component``, ``status``, ``detail``, ``faults``) and
+        ``recoveries`` (``target``, ``action``, ``attempt``, ``outcome``, ``detail``). Waits for a
+        check in progress; transitions are published on ``plughost.health.transition`` and
+        recovery outcomes on ``plughost.health.recovery``."""
+        buffer = c_uint64()
+        lib.plughost_host_health_check(self._handle(), byref(buffer))
+        return json.loads(take_buffer(buffer.value).decode("utf-8"))
+
+    def health_history(self) -> List[Dict[str, Any]]:
+        """The kept health checks (up to ``Health.HistorySize``), oldest first, each as
+        :meth:`check_health` returns it."""
+        buffer = c_uint64()
+        lib.plughost_host_health_history(self._handle(), byref(buffer))
+        return json.loads(take_buffer(buffer.value).decode("utf-8"))
 
     def set_log_level(self, level: Union[int, str]) -> None:
         """Set the level plughost logs at: 0-5 or ``"off"``, ``"error"``, ``"warn"``, ``"info"``,

@@ -126,6 +126,43 @@ def test_health(host):
     assert json.loads(host.health_json())["components"] == report["components"]
 
 
+def test_health_check_recovers_a_failed_reload_and_keeps_a_history(sandbox, fixtures):
+    config = sandbox.config()
+    config["PlugHost"].update({"Profile": "production", "Health": {"HistorySize": 2, "MaxRetryAttempts": 2}})
+    with plughost.Host(config) as host:
+        assert host.health()["profile"] == "production"
+        assert host.health()["last_check"] is None
+        assert host.health_history() == []
+        transitions = []
+        subscription = host.subscribe(
+            "plughost.health.transition", lambda event: transitions.append(json.loads(event.payload))
+        )
+        counter = host.load_module(sandbox.install(fixtures.counter, "counter"))
+        broken = sandbox.install(fixtures.counter_broken, "broken")
+        with pytest.raises(plughost.ModuleInitError):
+            counter.reload(broken)
+        assert host.health()["modules"][0]["failed_reload"]["path"] == str(broken)
+        check = host.check_health()
+        assert (check["run"], check["trigger"], check["status"]) == (1, "request", "degraded")
+        modules = next(p for p in check["probes"] if p["component"] == "modules")
+        assert modules["faults"][0]["action"] == "retry reload"
+        assert [(r["attempt"], r["outcome"]) for r in check["recoveries"]] == [(1, "failed")]
+        # A good build at that path: the next retry loads it.
+        sandbox.install(fixtures.counter_v2, "broken")
+        recoveries = host.check_health()["recoveries"]
+        assert [(r["attempt"], r["outcome"]) for r in recoveries] == [(2, "succeeded")]
+        assert counter.execute_text("version") == "2.0.0"
+        assert host.check_health()["status"] == "healthy"
+        assert [(t["component"], t["from"], t["to"]) for t in transitions] == [
+            ("modules", "healthy", "degraded"),
+            ("modules", "degraded", "healthy"),
+        ]
+        host.check_health()
+        assert [c["run"] for c in host.health_history()] == [3, 4], "HistorySize keeps the last two"
+        assert host.health()["last_check"]["run"] == 4
+        subscription.close()
+
+
 # --- logs --------------------------------------------------------------------------------
 
 
