@@ -134,8 +134,94 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ipc::c_peer(Path::new(&c_peer))?;
         }
         plugins::demo(&built)?;
+        python::demo(&built)?;
     }
     Ok(())
+}
+
+/// Part 10: pooled Python in worker processes.
+#[cfg(unix)]
+mod python {
+    use plughost::python::{PythonRun, PythonValue};
+    use plughost::services::ServiceThreading;
+    use plughost::Host;
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    fn show(host: &Host, what: &str, run: PythonRun) {
+        match host.run_python(&run) {
+            Ok(output) => {
+                let value = match &output.result {
+                    Ok(PythonValue::Json(v)) => v.to_string(),
+                    Ok(PythonValue::Bytes(b)) => format!("{} bytes", b.len()),
+                    Err(e) => format!("raised {}: {}", e.kind, e.message),
+                };
+                let printed = output.stdout.trim_end().replace('\n', " | ");
+                println!("   {what}: {value} (stdout: {printed:?}; worker {}, {:?})", output.worker, output.duration);
+            }
+            Err(e) => println!("   {what}: {} ({})", e.message().lines().next().unwrap_or(""), e.kind().name()),
+        }
+    }
+
+    /// Scripts, sessions, host services, a timeout and a sandboxed escape, in worker processes.
+    pub fn demo(built: &Path) -> Result<(), Box<dyn std::error::Error>> {
+        println!("\n== 10. Pooled Python (worker processes embedding CPython)");
+        let worker = built.join("plughost-python-worker");
+        let writable = std::env::temp_dir().join(format!("plughost-demo-python-{}", std::process::id()));
+        std::fs::create_dir_all(&writable)?;
+        let config = serde_json::json!({"PlugHost": {"Python": {"WorkerPath": worker, "Workers": 2,
+            "Sandbox": {"Enabled": true, "WritableRoots": [writable]}}}});
+        let started = Instant::now();
+        let host = Host::from_json(&config.to_string())?;
+        host.register_service(
+            "app.units",
+            ServiceThreading::AnyThread,
+            Arc::new(|input: &[u8]| Ok(format!("{} mm", String::from_utf8_lossy(input)).into_bytes())),
+        )?;
+        show(
+            &host,
+            "first run (starts 2 workers)",
+            PythonRun::code("import sys\nprint('hello from', sys.version.split()[0])\n6 * 7"),
+        );
+        println!("   pool started and answered in {:?}", started.elapsed());
+        show(
+            &host,
+            "a function with arguments",
+            PythonRun::function("statistics", "mean").with_args(serde_json::json!([[1, 2, 3, 4]])),
+        );
+        show(&host, "session run 1", PythonRun::code("total = 40").in_session("demo"));
+        show(&host, "session run 2", PythonRun::code("total += 2\ntotal").in_session("demo"));
+        show(&host, "an exception", PythonRun::code("{}['missing']"));
+        show(
+            &host,
+            "host services from Python",
+            PythonRun::code("import plughost_host as h\nh.storage_set('py.key', 'stored')\nh.call_service('app.units', '12').decode()"),
+        );
+        let before = Instant::now();
+        show(
+            &host,
+            "an endless loop, timeout 300 ms",
+            PythonRun::code("while True: pass").with_timeout(Duration::from_millis(300)),
+        );
+        println!("   ended after {:?}; the worker was killed and started again", before.elapsed());
+        show(&host, "the next run", PythonRun::code("'still serving'"));
+        let escape = "open('/etc/plughost-demo-escape', 'w')";
+        show(&host, "sandbox: a write outside the allowed root", PythonRun::code(escape));
+        show(&host, "sandbox: a socket", PythonRun::code("import socket\nsocket.socket()"));
+        let status = host.python_status();
+        println!(
+            "   health: {} runs, {} raised, {} timeouts; sandbox layers: landlock {} / seccomp {}",
+            status.runs,
+            status.raised,
+            status.timeouts,
+            status.sandbox["landlock_filesystem"]["state"],
+            status.sandbox["seccomp"]["state"]
+        );
+        host.stop();
+        std::fs::remove_dir_all(&writable)?;
+        Ok(())
+    }
 }
 
 /// Part 9: out-of-process plugins under supervision.

@@ -4,11 +4,11 @@
 //! its worker, which is then started again; a worker is limited in memory, recycled after a
 //! number of runs or when it grows, and optionally sandboxed.
 //!
-//! - [`protocol`]: what the host and a worker say to each other;
-//! - [`run`]: a run's request and its output, as the Rust API and the C ABI see them;
-//! - [`locate`]: finding the worker program and checking that Python can start;
-//! - [`worker`]: one worker process and its counters;
-//! - [`pool`]: the workers, the queue, named sessions, health.
+//! - [`protocol`](crate::python::protocol): what the host and a worker say to each other;
+//! - [`run`](crate::python::run): a run's request and its output, as the Rust API and the C ABI see them;
+//! - [`locate`](crate::python::locate): finding the worker program and checking that Python can start;
+//! - [`worker`](crate::python::worker): one worker process and its counters;
+//! - [`pool`](crate::python::pool): the workers, the queue, named sessions, health.
 
 pub mod locate;
 pub mod pool;
