@@ -394,6 +394,7 @@ fn health_reports_commands_process_and_components() {
             "ipc",
             "modules",
             "plugins",
+            "extensions",
             "watch",
             "health_monitor"
         ])

@@ -423,18 +423,7 @@ namespace PlugHost
         /// <summary>The health report.</summary>
         public HealthReport Health()
         {
-            ulong output;
-            bool added = false;
-            try
-            {
-                plughost_host* h = Enter(ref added);
-                Interop.Check(NativeMethods.plughost_host_health(h, &output));
-            }
-            finally
-            {
-                Exit(added);
-            }
-            return HealthReport.Parse(Interop.FromUtf8(Interop.TakeBuffer(output)));
+            return HealthReport.Parse(BufferText((h, o) => NativeMethods.plughost_host_health(h, o)));
         }
 
         /// <summary>
@@ -557,16 +546,7 @@ namespace PlugHost
         /// </summary>
         public void SetMainThread()
         {
-            bool added = false;
-            try
-            {
-                plughost_host* h = Enter(ref added);
-                Interop.Check(NativeMethods.plughost_host_set_main_thread(h));
-            }
-            finally
-            {
-                Exit(added);
-            }
+            Call(h => NativeMethods.plughost_host_set_main_thread(h));
         }
 
         /// <summary>

@@ -5,10 +5,12 @@
 //! that names the nearest known key. An empty document (or `{}`) gives working defaults. Relative
 //! paths are resolved against the process's working directory when the host is created.
 
+mod extensions;
 mod ipc;
 mod plugins;
 mod reader;
 
+pub use extensions::{ExtensionsConfig, TrustedKey};
 pub use ipc::IpcSettings;
 pub use plugins::{
     spec_from_manifest, valid_name as valid_plugin_name, PluginSpec, PluginsConfig, RestartPolicy,
@@ -39,7 +41,9 @@ pub struct Config {
     pub ipc: IpcSettings,
     /// Out-of-process plugins (`PlugHost.Plugins`).
     pub plugins: PluginsConfig,
-    /// Sections reserved for later subsystems (Python, Extensions), kept verbatim.
+    /// Extensions and packages (`PlugHost.Extensions`).
+    pub extensions: ExtensionsConfig,
+    /// Sections reserved for later subsystems (Python), kept verbatim.
     pub reserved: Vec<(String, serde_json::Value)>,
 }
 
@@ -112,6 +116,15 @@ impl Config {
     }
 }
 
+/// Parse the JSON text of one section (empty = defaults) with its `read` function at path `$`,
+/// reporting every problem at once as `PLUGHOST_ERR_INVALID_CONFIG`.
+fn section_from_json<T>(text: &str, read: impl FnOnce(&mut Reader, &serde_json::Value, &str) -> T) -> Result<T> {
+    let value = parse_json(text)?;
+    let mut reader = Reader::default();
+    let section = read(&mut reader, &value, "$");
+    reader.finish().map(|()| section)
+}
+
 /// Parse JSON text; empty or whitespace-only text is an empty object.
 fn parse_json(text: &str) -> Result<serde_json::Value> {
     if text.trim().is_empty() {
@@ -173,8 +186,11 @@ fn read_config(r: &mut Reader, root: &serde_json::Value) -> Config {
 
     let plugins = plugins::read(r, host.and_then(|h| h.get("Plugins")).unwrap_or(&empty), "$.PlugHost.Plugins");
 
+    let extensions =
+        extensions::read(r, host.and_then(|h| h.get("Extensions")).unwrap_or(&empty), "$.PlugHost.Extensions");
+
     let mut reserved = Vec::new();
-    for name in ["Python", "Extensions"] {
+    for name in ["Python"] {
         if let Some(value) = host.and_then(|h| h.get(name)) {
             // Reserved: must be an object; its keys are validated by the subsystem that takes it.
             if r.object(value, &format!("$.PlugHost.{name}"), &[]).is_some() {
@@ -206,6 +222,7 @@ fn read_config(r: &mut Reader, root: &serde_json::Value) -> Config {
         event_history_per_topic: r.integer(&events, "$.PlugHost.Events", "HistoryPerTopic", 64, 0, 100_000) as usize,
         ipc,
         plugins,
+        extensions,
         reserved,
     }
 }

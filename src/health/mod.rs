@@ -4,7 +4,7 @@
 //! Status rules: `unhealthy` when the host is stopped or old generations have reached the cap (so
 //! reloads are refused); `degraded` when old generations are retained (pinned or still draining)
 //! or storage is over 90% full, or a plugin crashed or is restarting, or a plugin manifest could not
-//! be used; `healthy` otherwise. Each non-healthy status comes with reasons.
+//! be used, or an extension has problems; `healthy` otherwise. Each non-healthy status comes with reasons.
 
 mod monitor;
 
@@ -66,6 +66,8 @@ pub struct HealthReport {
     pub plugins: Vec<crate::plugins::PluginStatus>,
     /// Plugin manifests that could not be used.
     pub plugin_manifest_problems: Vec<String>,
+    /// Problems of extensions (manifests, resolution, loading): those extensions are not loaded.
+    pub extension_problems: Vec<String>,
 }
 
 /// Storage usage.
@@ -143,11 +145,11 @@ pub(crate) fn report(
     }
     let manifest_problems = host.plugin_manager().problems().to_vec();
     if !manifest_problems.is_empty() {
-        worsen(
-            Status::Degraded,
-            format!("{} plugin manifest(s) could not be used", manifest_problems.len()),
-            &mut reasons,
-        );
+        worsen(Status::Degraded, format!("{} problem(s) in plugin manifests", manifest_problems.len()), &mut reasons);
+    }
+    let extension_problems = host.extensions().problems;
+    if !extension_problems.is_empty() {
+        worsen(Status::Degraded, format!("{} problem(s) with extensions", extension_problems.len()), &mut reasons);
     }
     if max_bytes > 0 && bytes * 10 > max_bytes * 9 {
         worsen(Status::Degraded, format!("storage is {bytes} of {max_bytes} bytes full"), &mut reasons);
@@ -175,5 +177,6 @@ pub(crate) fn report(
         },
         plugins,
         plugin_manifest_problems: manifest_problems,
+        extension_problems,
     }
 }

@@ -23,6 +23,9 @@ pub enum Component {
     Modules,
     /// Out-of-process plugins: started (unless on demand) and stopped.
     Plugins,
+    /// Extensions: module extensions loaded in resolved order, the folders watched (when
+    /// `Extensions.Watch`).
+    Extensions,
     /// The module file watcher (when `Modules.Watch.Enabled`; switched at run time too).
     Watch,
     /// The periodic health monitor.
@@ -39,8 +42,9 @@ impl Component {
         (Component::Ipc, &[Component::Logging]),
         (Component::Modules, &[Component::Storage, Component::Events, Component::Services]),
         (Component::Plugins, &[Component::Storage, Component::Events, Component::Services, Component::Ipc]),
+        (Component::Extensions, &[Component::Modules, Component::Events, Component::Plugins]),
         (Component::Watch, &[Component::Modules, Component::Events]),
-        (Component::HealthMonitor, &[Component::Modules, Component::Plugins]),
+        (Component::HealthMonitor, &[Component::Modules, Component::Plugins, Component::Extensions]),
     ];
 
     /// The name used in health and logs.
@@ -53,6 +57,7 @@ impl Component {
             Component::Ipc => "ipc",
             Component::Modules => "modules",
             Component::Plugins => "plugins",
+            Component::Extensions => "extensions",
             Component::Watch => "watch",
             Component::HealthMonitor => "health_monitor",
         }

@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Union
 from . import _callbacks, _ffi
 from ._callbacks import Event
 from ._errors import HostClosedError
+from ._extensions import ExtensionsMixin
 from ._plugins import PluginsMixin
 
 lib = _ffi.lib
@@ -109,7 +110,7 @@ def _close_live_hosts() -> None:
             pass
 
 
-class Host(PluginsMixin):
+class Host(PluginsMixin, ExtensionsMixin):
     """A plughost host: modules, services, storage, events, health and logs.
 
     ``config`` is the JSON configuration (a ``{"PlugHost": {...}}`` document) as text, or a dict
