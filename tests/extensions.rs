@@ -66,6 +66,12 @@ fn module_extensions_load_in_order_and_problems_block_only_their_extensions() {
     assert_eq!(h.execute(id, "increment", b"2").unwrap(), b"2");
     assert_eq!(report.extensions.iter().find(|e| e.name == "base").unwrap().module_id, Some(id.0));
     assert_eq!(h.extension_module("app").unwrap_err().kind(), ErrorKind::ModuleNotFound);
+    let python: Vec<&str> = report.usable(plughost::extensions::Kind::Python).iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(python, ["app", "untrusted"]);
+    assert_eq!(
+        report.usable(plughost::extensions::Kind::Module)[0].entry,
+        search.join("base/counter.so").display().to_string()
+    );
 
     let problems = report.problems.join("\n");
     for expected in [
@@ -127,6 +133,7 @@ fn a_watched_search_path_loads_and_unloads_module_extensions_and_publishes() {
     let (topic, payload) = events.recv_timeout(PATIENCE).expect("an added event");
     assert_eq!((topic.as_str(), &payload["name"], &payload["kind"]), (ADDED_TOPIC, &"geo".into(), &"module".into()));
     let id = h.extension_module("geo").unwrap();
+    assert_eq!(payload["module_id"], id.0);
     assert_eq!(h.execute(id, "increment", b"5").unwrap(), b"5");
 
     // A manifest that breaks is reported; the loaded module is unloaded.

@@ -204,7 +204,7 @@ fn every_problem_of_the_zip_and_the_manifest_is_reported() {
     let evil = dir.path().join("evil.plpkg");
     {
         let mut zip = zip::ZipWriter::new(std::fs::File::create(&evil).unwrap());
-        for name in ["../outside.py", "/etc/absolute.py", "a/../../up.py"] {
+        for name in ["../outside.py", "/etc/absolute.py", "a/../../up.py", "./x.py", "a//b.py", "line\nbreak.py"] {
             zip.start_file(name, SimpleFileOptions::default()).unwrap();
             zip.write_all(b"x").unwrap();
         }
@@ -220,6 +220,9 @@ fn every_problem_of_the_zip_and_the_manifest_is_reported() {
             "\"/etc/absolute.py\": an absolute path",
             "\"a/../../up.py\": an absolute path",
             "link: symbolic links are not allowed",
+            "\"./x.py\": not a plain relative path",
+            "\"a//b.py\": not a plain relative path",
+            "\"line\\nbreak.py\": not a plain relative path",
             "extension.toml: entry \"x.py\" is not in the package",
         ],
     );

@@ -370,7 +370,7 @@ namespace PlugHost.Native
         /// <summary>
         ///  Scan the extension search paths and the store again now: new module extensions are loaded (in
         ///  dependency order), removed, changed or newly blocked ones unloaded, and the changes published on
-        ///  the event bus (source `"host"`, JSON): `plughost.extension.added` `{"name", "version", "kind"}`,
+        ///  the event bus (source `"host"`, JSON): `plughost.extension.added` `{"name", "version", "kind", "module_id"}`,
         ///  `plughost.extension.removed` `{"name", "kind"}`, `plughost.extension.failed` `{"name",
         ///  "problems"}`. `PlugHost.Extensions.Watch` does this by itself after a change; event callbacks
         ///  run on the calling thread (or on plughost's watcher thread).

@@ -128,9 +128,11 @@ pub fn parse(text: &str, origin: &Path) -> Result<Manifest, Vec<String>> {
         problem(format!("[extension] unknown key {key:?}"));
     }
     let field = |key: &str| extension.get(key).and_then(Value::as_str);
-    let name = field("name").filter(|n| valid_plugin_name(n));
+    let name = field("name").filter(|n| valid_name(n));
     if name.is_none() {
-        problem("[extension] name must be 1 to 64 letters, digits, '.', '_' or '-'".into());
+        problem(
+            "[extension] name must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit".into(),
+        );
     }
     let version = match field("version").map(Version::parse) {
         Some(Ok(v)) => Some(v),
@@ -163,7 +165,7 @@ pub fn parse(text: &str, origin: &Path) -> Result<Manifest, Vec<String>> {
 
     let mut dependencies = Vec::new();
     for (dep, range) in table("dependencies", &mut problem).unwrap_or(&empty) {
-        if !valid_plugin_name(dep) {
+        if !valid_name(dep) {
             problem(format!("[dependencies] {dep:?} is not a valid extension name"));
         }
         match range.as_str().map(VersionReq::parse) {
@@ -212,6 +214,12 @@ pub fn parse(text: &str, origin: &Path) -> Result<Manifest, Vec<String>> {
         }),
         _ => Err(problems),
     }
+}
+
+/// Whether `name` is a valid extension name: a valid plugin name that starts with a letter or digit
+/// (so it is never `.`, `..` or a hidden folder in the store).
+pub fn valid_name(name: &str) -> bool {
+    valid_plugin_name(name) && name.starts_with(|c: char| c.is_ascii_alphanumeric())
 }
 
 /// Whether `path` is relative, `/`-separated and stays inside its folder (no `..`, no root, no
@@ -273,6 +281,10 @@ mod tests {
             "[extension]\nversion = \"1.0.0\"\nkind = \"python\"\nentry = \"a.py\"\nname = \"p\"\n[plugin]\n"
         )
         .contains("[plugin] belongs to extensions of kind \"plugin\" only"));
+        for bad in ["..", ".hidden", "-x", ""] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+        assert!(valid_name("a.b-c_1") && valid_name("1x"));
         for bad in ["/abs", "a/../../b", "..", "c:\\x", "a\\b", ""] {
             assert!(!is_inside(bad), "{bad}");
         }

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Published when an extension became available (a module extension: once loaded):
-/// `{"name", "version", "kind"}`.
+/// `{"name", "version", "kind", "module_id"}` (`module_id` null for other kinds).
 pub const ADDED_TOPIC: &str = "plughost.extension.added";
 /// Published when an extension went away (a module extension: once unloaded): `{"name", "kind"}`.
 pub const REMOVED_TOPIC: &str = "plughost.extension.removed";
@@ -64,6 +64,18 @@ pub struct ExtensionsReport {
     pub extensions: Vec<ExtensionStatus>,
     /// Every problem: manifests that could not be read and the problems of each extension.
     pub problems: Vec<String>,
+}
+
+impl ExtensionsReport {
+    /// The usable extensions of `kind`, in load order (for example the Python extensions the
+    /// Python pool is to run, with their entries).
+    pub fn usable(&self, kind: Kind) -> Vec<&ExtensionStatus> {
+        self.order
+            .iter()
+            .filter_map(|name| self.extensions.iter().find(|e| &e.name == name && e.problems.is_empty()))
+            .filter(|e| e.kind == kind)
+            .collect()
+    }
 }
 
 /// A loaded module extension.
@@ -278,7 +290,9 @@ impl Registry {
             |r: &ExtensionsReport, name: &str| r.extensions.iter().find(|s| s.name == name && usable(r, s)).cloned();
         for s in after.extensions.iter().filter(|s| usable(after, s)) {
             if find(before, &s.name).is_none_or(|b| b.version != s.version || b.module_id != s.module_id) {
-                self.publish(ADDED_TOPIC, serde_json::json!({"name": s.name, "version": s.version, "kind": s.kind}));
+                let payload =
+                    serde_json::json!({"name": s.name, "version": s.version, "kind": s.kind, "module_id": s.module_id});
+                self.publish(ADDED_TOPIC, payload);
             }
         }
         for s in before.extensions.iter().filter(|s| usable(before, s) && s.kind != Kind::Module) {

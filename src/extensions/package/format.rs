@@ -83,6 +83,10 @@ pub fn read(path: &Path, limits: Limits, problems: &mut Vec<String>) -> Option<C
             problems.push(format!("{:?}: an absolute path or one that leaves the package", entry.name()));
             continue;
         }
+        if !is_canonical(&name) {
+            problems.push(format!("{name:?}: not a plain relative path (empty or '.' parts, control characters)"));
+            continue;
+        }
         let mode = entry.unix_mode().unwrap_or(0o644);
         if entry.is_symlink() || mode & FILE_TYPE == SYMLINK {
             problems.push(format!("{name}: symbolic links are not allowed"));
@@ -125,6 +129,12 @@ pub fn read(path: &Path, limits: Limits, problems: &mut Vec<String>) -> Option<C
         }
     }
     Some(contents)
+}
+
+/// Whether `path` (already known to stay inside) is written one way only: no empty or `.` parts,
+/// no control characters (a newline would make the signed listing ambiguous).
+fn is_canonical(path: &str) -> bool {
+    path.split('/').all(|part| !part.is_empty() && part != ".") && !path.chars().any(char::is_control)
 }
 
 /// Write a package of `files` and `signature` (JSON) to `out`: into a temporary file next to it,
