@@ -170,6 +170,19 @@ fn a_package_tampered_after_signing_is_invalid_with_every_change_named() {
     assert_has(&with_foreign, &["extension.toml: changed after signing"]);
     let garbage = rewrite(&|e| e.iter_mut().find(|(n, _)| n == "SIGNATURE.json").unwrap().1 = b"{".to_vec());
     assert_has(&garbage, &["SIGNATURE.json: not a valid signature file"]);
+    let signature_field = |key: &'static str, value: serde_json::Value| {
+        rewrite(&|e| {
+            let sig = e.iter_mut().find(|(n, _)| n == "SIGNATURE.json").unwrap();
+            let mut doc: serde_json::Value = serde_json::from_slice(&sig.1).unwrap();
+            doc[key] = value.clone();
+            sig.1 = serde_json::to_vec(&doc).unwrap();
+        })
+    };
+    assert_has(&signature_field("format", 2.into()), &["SIGNATURE.json: format 2 is not supported"]);
+    assert_has(
+        &signature_field("public_key", "not a key".into()),
+        &["SIGNATURE.json: public_key is not an ed25519 key in base64"],
+    );
     let bad_signature = rewrite(&|e| {
         let sig = e.iter_mut().find(|(n, _)| n == "SIGNATURE.json").unwrap();
         let mut doc: serde_json::Value = serde_json::from_slice(&sig.1).unwrap();
@@ -251,6 +264,50 @@ fn every_problem_of_the_zip_and_the_manifest_is_reported() {
     assert!(package::validate(&bomb, &lenient).valid);
     let few = ExtensionsConfig::from_json(r#"{"MaxPackageFiles": 1}"#).unwrap();
     assert_has(&problems(&bomb, &few), &["holds 2 entries; at most 1 are allowed"]);
+
+    // A header that claims 10 bytes for what expands to 4 MiB: caught while reading.
+    let liar = dir.path().join("liar.plpkg");
+    std::fs::write(&liar, patch_entry(&std::fs::read(&bomb).unwrap(), "x.py", 22, 24, &10u32.to_le_bytes())).unwrap();
+    assert_has(&problems(&liar, &small), &["x.py: expands beyond the package limit of 1048576 bytes"]);
+    // A compression method other than stored or deflated (12 = bzip2).
+    let bzip = dir.path().join("bzip.plpkg");
+    std::fs::write(&bzip, patch_entry(&std::fs::read(&bomb).unwrap(), "x.py", 8, 10, &12u16.to_le_bytes())).unwrap();
+    let all = problems(&bzip, &lenient);
+    assert_has(&all, &["entry 1 cannot be read: unsupported Zip archive: Compression method not supported"]);
+    // A manifest that is not UTF-8.
+    let latin = dir.path().join("latin.plpkg");
+    write_zip(&latin, &[("extension.toml".into(), b"[extension]\nname = \"caf\xe9\"\n".to_vec())]);
+    assert_has(&problems(&latin, &lenient), &["extension.toml: not UTF-8 text"]);
+    // Two entries of the same name.
+    let twice = dir.path().join("twice.plpkg");
+    write_zip(
+        &twice,
+        &[("extension.toml".into(), manifest.clone()), ("x.py".into(), b"1".to_vec()), ("y.py".into(), b"2".to_vec())],
+    );
+    let renamed = patch_entry(&std::fs::read(&twice).unwrap(), "y.py", 30, 46, b"x.py");
+    std::fs::write(&twice, renamed).unwrap();
+    let all = problems(&twice, &lenient);
+    assert_has(&all, &["the zip directory lists 3 entries but only 2 distinct names"]);
+}
+
+/// `zip` with `bytes` written at `local` bytes into the local header and `central` bytes into the
+/// central directory header of the entry `name` (offsets from each header's signature).
+fn patch_entry(zip: &[u8], name: &str, local: usize, central: usize, bytes: &[u8]) -> Vec<u8> {
+    let mut out = zip.to_vec();
+    let mut patched = 0;
+    for at in 0..zip.len().saturating_sub(46) {
+        let (offset, name_at) = match &zip[at..at + 4] {
+            [0x50, 0x4b, 0x03, 0x04] => (local, at + 30),
+            [0x50, 0x4b, 0x01, 0x02] => (central, at + 46),
+            _ => continue,
+        };
+        if zip.get(name_at..name_at + name.len()) == Some(name.as_bytes()) {
+            out[at + offset..at + offset + bytes.len()].copy_from_slice(bytes);
+            patched += 1;
+        }
+    }
+    assert_eq!(patched, 2, "the local and the central header of {name}");
+    out
 }
 
 #[test]

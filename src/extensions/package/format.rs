@@ -64,6 +64,12 @@ pub fn read(path: &Path, limits: Limits, problems: &mut Vec<String>) -> Option<C
             return None;
         }
     };
+    if let Some(declared) = declared_entries(path).filter(|n| *n != archive.len()) {
+        problems.push(format!(
+            "the zip directory lists {declared} entries but only {} distinct names: some names are present twice",
+            archive.len()
+        ));
+    }
     if archive.len() > limits.max_files {
         problems.push(format!("holds {} entries; at most {} are allowed", archive.len(), limits.max_files));
         return None;
@@ -129,6 +135,23 @@ pub fn read(path: &Path, limits: Limits, problems: &mut Vec<String>) -> Option<C
         }
     }
     Some(contents)
+}
+
+/// The entry count the end-of-central-directory record of the zip at `path` declares (`None` when
+/// it cannot be read, or is a ZIP64 marker). The zip reader keys entries by name, so a second entry
+/// of a name would otherwise go unseen.
+fn declared_entries(path: &Path) -> Option<usize> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).ok()?;
+    let length = file.metadata().ok()?.len();
+    // The record is 22 bytes plus a comment of up to 65535 bytes, at the end of the file.
+    let tail = length.min(22 + 65_535);
+    file.seek(SeekFrom::Start(length - tail)).ok()?;
+    let mut bytes = Vec::with_capacity(tail as usize);
+    file.read_to_end(&mut bytes).ok()?;
+    let at = (0..=bytes.len().checked_sub(22)?).rev().find(|&i| bytes[i..i + 4] == [0x50, 0x4b, 0x05, 0x06])?;
+    let total = u16::from_le_bytes([bytes[at + 10], bytes[at + 11]]);
+    (total != u16::MAX).then_some(usize::from(total))
 }
 
 /// Whether `path` (already known to stay inside) is written one way only: no empty or `.` parts,
