@@ -198,3 +198,42 @@ fn a_dependency_that_stops_loading_unloads_its_dependents_on_rescan() {
     assert_eq!(h.execute(app, "get", b"").unwrap_err().kind(), ErrorKind::InvalidHandle);
     assert_eq!(h.extension_module("app").unwrap_err().kind(), ErrorKind::ModuleNotFound);
 }
+
+#[test]
+fn a_rescan_publishes_python_extensions_added_and_removed_once() {
+    let sb = Sandbox::new();
+    let search = sb.root().join("extensions");
+    std::fs::create_dir_all(&search).unwrap();
+    let h = host(&sb, &search, "");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    h.subscribe(
+        "*",
+        Arc::new(move |event: &plughost::events::Event| {
+            if event.topic.starts_with("plughost.extension.") {
+                let payload: serde_json::Value = serde_json::from_slice(&event.payload).unwrap();
+                sink.lock().unwrap().push((event.topic.clone(), payload));
+            }
+        }),
+    )
+    .unwrap();
+    let take = || std::mem::take(&mut *seen.lock().unwrap());
+    extension(&search, "py", &manifest("py", "python", ""), false);
+    extension(&search, "orphan", &manifest("orphan", "python", "ghost = \"*\"\n"), false);
+    h.rescan_extensions().unwrap();
+    let events = take();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(
+        (events[0].0.as_str(), &events[0].1["name"], &events[0].1["kind"]),
+        (ADDED_TOPIC, &"py".into(), &"python".into())
+    );
+    assert_eq!((events[1].0.as_str(), &events[1].1["name"]), (FAILED_TOPIC, &"orphan".into()));
+    // Nothing changed: nothing is published again.
+    h.rescan_extensions().unwrap();
+    assert!(take().is_empty());
+    std::fs::remove_dir_all(search.join("py")).unwrap();
+    h.rescan_extensions().unwrap();
+    let events = take();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!((events[0].0.as_str(), &events[0].1["name"]), (REMOVED_TOPIC, &"py".into()));
+}

@@ -303,6 +303,10 @@ impl Host {
     pub fn install_package(&self, path: &Path) -> Result<Installed> {
         self.check_running()?;
         let installed = package::install(path, &self.config.extensions)?;
+        for warning in &installed.report.warnings {
+            tracing::warn!(package = %path.display(), "{warning}");
+        }
+        tracing::info!(package = %path.display(), directory = %installed.directory.display(), "package installed");
         self.rescan_extensions()?;
         Ok(installed)
     }
