@@ -21,7 +21,7 @@ if [ ! -f "$nunit_framework" ]; then
 fi
 
 echo "== native library and fixture modules"
-cargo build --quiet --lib
+cargo build --quiet --lib --bin plughost
 cargo build --quiet --release -p counter -p counter-v2 -p counter-broken -p tls-pinned -p plughost-python-worker --target-dir target/fixtures
 fixtures=target/csharp-fixtures
 mkdir -p "$fixtures"

@@ -10,6 +10,7 @@
 //! - [`modules`]: loading, swapping and unloading work modules; [`sdk`]: writing modules in Rust;
 //! - [`services`], [`storage`], [`events`]: host services; [`logging`], [`health`]: observability;
 //! - [`platform`]: the per-OS pieces; [`ffi`]: the C ABI, the only place with `extern "C"`;
+//! - [`extensions`]: manifests, discovery, dependency resolution and signed packages;
 //! - [`ipc`]: shared-memory sessions; [`plugins`]: the protocol of out-of-process plugins;
 //!   [`plugin`]: writing such a plugin in Rust; [`sandbox`]: the sandbox of Python workers.
 //!
@@ -28,6 +29,9 @@ pub mod config;
 pub mod error;
 #[cfg(feature = "host")]
 pub mod events;
+/// cbindgen:ignore
+#[cfg(feature = "host")]
+pub mod extensions;
 #[cfg(feature = "host")]
 pub mod health;
 #[cfg(feature = "host")]

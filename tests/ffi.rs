@@ -665,3 +665,92 @@ fn events_subscribe_publish_unsubscribe_with_destroy() {
     assert_eq!(changed.destroyed.load(SeqCst), 1);
     assert_eq!(all.unexpected.load(SeqCst), 0);
 }
+
+#[test]
+fn extensions_json_rescan_install_and_package_validate() {
+    use plughost::ffi::extension::{
+        plughost_host_extensions_json, plughost_host_install_package, plughost_host_rescan_extensions,
+        plughost_package_validate,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("src");
+    std::fs::create_dir(&source).unwrap();
+    std::fs::write(
+        source.join("extension.toml"),
+        "[extension]\nname = \"geo\"\nversion = \"1.0.0\"\nkind = \"python\"\nentry = \"main.py\"\n",
+    )
+    .unwrap();
+    std::fs::write(source.join("main.py"), "print(1)\n").unwrap();
+    let key = plughost::extensions::package::generate_key("acme").unwrap();
+    let package = dir.path().join("geo.plpkg");
+    plughost::extensions::package::pack(&source, &package, Some(&key), &mut |_| {}).unwrap();
+    let package = package.to_str().unwrap();
+    let trusted = serde_json::json!({"TrustedKeys": [{"Name": "acme", "PublicKey": key.public_key_text()}],
+        "AllowUnsigned": false});
+
+    // Validation without a host: valid with the key trusted, invalid (status OK) without it.
+    let validate = |path: &str, options: &str| -> Result<serde_json::Value, i32> {
+        let mut out = 0;
+        // SAFETY: valid strings and out-pointer.
+        let status =
+            unsafe { plughost_package_validate(path.as_ptr(), path.len(), options.as_ptr(), options.len(), &mut out) };
+        if status == PLUGHOST_OK {
+            Ok(serde_json::from_slice(&take(out)).unwrap())
+        } else {
+            Err(status)
+        }
+    };
+    let report = validate(package, &trusted.to_string()).unwrap();
+    assert_eq!((report["valid"].as_bool(), report["signer"].as_str()), (Some(true), Some("acme")));
+    let report = validate(package, r#"{"AllowUnsigned": false}"#).unwrap();
+    assert_eq!(report["valid"], false);
+    assert!(report["problems"][0].as_str().unwrap().contains("not a trusted key"), "{report}");
+    let missing = validate("/no/such.plpkg", "").unwrap();
+    assert!(missing["problems"][0].as_str().unwrap().contains("cannot open the package"), "{missing}");
+    expect(validate(package, r#"{"TrustedKey": []}"#).unwrap_err(), PLUGHOST_ERR_INVALID_CONFIG, "TrustedKeys");
+    let mut out = 0;
+    // SAFETY: NULL path and NULL out-pointer are refused before use.
+    unsafe {
+        expect(plughost_package_validate(null(), 0, null(), 0, &mut out), PLUGHOST_ERR_NULL_ARGUMENT, "path");
+        let (p, n) = s(package);
+        expect(plughost_package_validate(p, n, null(), 0, null_mut()), PLUGHOST_ERR_NULL_ARGUMENT, "out_json");
+    }
+
+    // A host with a store: install, then the extension is listed.
+    let store = dir.path().join("store");
+    let config = serde_json::json!({"PlugHost": {"Extensions": {"StoreDirectory": store,
+        "TrustedKeys": trusted["TrustedKeys"], "AllowUnsigned": false}}});
+    let host = new_host(&config.to_string());
+    let extensions = |host: *const plughost_host| -> serde_json::Value {
+        let mut out = 0;
+        // SAFETY: live host and valid out-pointer.
+        expect(unsafe { plughost_host_extensions_json(host, &mut out) }, PLUGHOST_OK, "");
+        serde_json::from_slice(&take(out)).unwrap()
+    };
+    assert_eq!(extensions(host)["extensions"].as_array().unwrap().len(), 0);
+    let (p, n) = s(package);
+    // SAFETY: live host and valid strings.
+    unsafe {
+        expect(plughost_host_install_package(host, p, n), PLUGHOST_OK, "");
+        let listed = extensions(host);
+        assert_eq!(listed["order"], serde_json::json!(["geo"]));
+        assert_eq!(listed["extensions"][0]["state"], "ready");
+        std::fs::remove_dir_all(store.join("geo")).unwrap();
+        expect(plughost_host_rescan_extensions(host), PLUGHOST_OK, "");
+        assert_eq!(extensions(host)["order"], serde_json::json!([]));
+        let (bad, bad_len) = s("/no/such.plpkg");
+        expect(plughost_host_install_package(host, bad, bad_len), PLUGHOST_ERR_INVALID_ARGUMENT, "cannot open");
+        expect(plughost_host_install_package(host, null(), 0), PLUGHOST_ERR_NULL_ARGUMENT, "path");
+        expect(plughost_host_extensions_json(host, null_mut()), PLUGHOST_ERR_NULL_ARGUMENT, "out_json");
+        plughost_host_free(host);
+        expect(plughost_host_rescan_extensions(host), PLUGHOST_ERR_INVALID_HANDLE, "freed");
+        expect(plughost_host_install_package(host, p, n), PLUGHOST_ERR_INVALID_HANDLE, "freed");
+    }
+    // Without a store there is nothing to install into.
+    let host = new_host("");
+    // SAFETY: live host and valid strings.
+    unsafe {
+        expect(plughost_host_install_package(host, p, n), PLUGHOST_ERR_INVALID_CONFIG, "StoreDirectory");
+        plughost_host_free(host);
+    }
+}

@@ -55,7 +55,7 @@ fn a_failed_reload_is_retried_up_to_the_limit_and_again_once_healthy() {
     let run = host.check_health().unwrap();
     assert_eq!((run.run, run.trigger, run.status), (1, Trigger::Request, Status::Healthy));
     let components: Vec<&str> = run.probes.iter().map(|p| p.component.as_str()).collect();
-    assert_eq!(components, ["modules", "plugins", "python", "ipc", "watch", "storage", "events"]);
+    assert_eq!(components, ["modules", "plugins", "python", "extensions", "ipc", "watch", "storage", "events"]);
     assert_eq!(probe(&run, "modules").detail, "1 module(s) loaded");
 
     replace_file(&fixtures().counter_broken, &path);

@@ -395,6 +395,7 @@ fn health_reports_commands_process_and_components() {
             "modules",
             "plugins",
             "python",
+            "extensions",
             "watch",
             "health_monitor"
         ])

@@ -615,5 +615,9 @@ fn a_manifest_in_a_search_path_declares_a_plugin() {
     assert_eq!(health["plugins"][0]["origin"], folder.join("plugin.toml").display().to_string());
     assert_eq!(health["status"], "degraded");
     let problems = health["plugin_manifest_problems"].as_array().unwrap();
-    assert!(problems.len() == 1 && problems[0].as_str().unwrap().contains("broken/plugin.toml"), "{problems:?}");
+    // One line per problem of the broken manifest (name, version, entry), each naming it.
+    assert!(
+        problems.len() == 3 && problems.iter().all(|p| p.as_str().unwrap().contains("broken/plugin.toml")),
+        "{problems:?}"
+    );
 }

@@ -294,7 +294,7 @@ namespace PlugHost.Tests
             Assert.AreEqual(0, health.Reasons.Count);
             Assert.AreEqual(PlugHostLibrary.Version, health.Version);
             Assert.AreEqual(PlugHostLibrary.ExpectedAbiVersion, health.AbiVersion);
-            CollectionAssert.AreEqual(new[] { "logging", "storage", "events", "services", "ipc", "modules", "plugins", "python", "watch", "health_monitor" }, health.Components);
+            CollectionAssert.AreEqual(new[] { "logging", "storage", "events", "services", "ipc", "modules", "plugins", "python", "extensions", "watch", "health_monitor" }, health.Components);
             Assert.Greater(health.Process.RssBytes.Value, 0UL);
             Assert.GreaterOrEqual(health.Process.Threads.Value, 1UL);
             ModuleHealth m = health.Modules.Single();

@@ -424,7 +424,7 @@ namespace PlugHost
         /// <summary>The health report.</summary>
         public HealthReport Health()
         {
-            return HealthReport.Parse(HealthText(NativeMethods.plughost_host_health));
+            return HealthReport.Parse(BufferText((h, o) => NativeMethods.plughost_host_health(h, o)));
         }
 
         /// <summary>
@@ -435,31 +435,13 @@ namespace PlugHost
         /// </summary>
         public HealthCheck CheckHealth()
         {
-            return HealthCheck.Parse(HealthText(NativeMethods.plughost_host_health_check));
+            return HealthCheck.Parse(BufferText((h, o) => NativeMethods.plughost_host_health_check(h, o)));
         }
 
         /// <summary>The kept health checks (up to PlugHost.Health.HistorySize), oldest first.</summary>
         public IList<HealthCheck> HealthHistory()
         {
-            return HealthCheck.ParseHistory(HealthText(NativeMethods.plughost_host_health_history));
-        }
-
-        private delegate int HealthCall(plughost_host* host, ulong* output);
-
-        private string HealthText(HealthCall call)
-        {
-            ulong output;
-            bool added = false;
-            try
-            {
-                plughost_host* h = Enter(ref added);
-                Interop.Check(call(h, &output));
-            }
-            finally
-            {
-                Exit(added);
-            }
-            return Interop.FromUtf8(Interop.TakeBuffer(output));
+            return HealthCheck.ParseHistory(BufferText((h, o) => NativeMethods.plughost_host_health_history(h, o)));
         }
 
         /// <summary>
@@ -582,16 +564,7 @@ namespace PlugHost
         /// </summary>
         public void SetMainThread()
         {
-            bool added = false;
-            try
-            {
-                plughost_host* h = Enter(ref added);
-                Interop.Check(NativeMethods.plughost_host_set_main_thread(h));
-            }
-            finally
-            {
-                Exit(added);
-            }
+            Call(h => NativeMethods.plughost_host_set_main_thread(h));
         }
 
         /// <summary>

@@ -376,6 +376,82 @@ namespace PlugHost.Native
         internal static extern int plughost_event_unsubscribe(plughost_host* host, ulong subscription);
 
         /// <summary>
+        ///  Write the host's extensions as UTF-8 JSON into a new buffer: `{"order": [names in load order],
+        ///  "extensions": [{"name", "version", "kind" ("module" | "python" | "plugin"), "entry" (full path),
+        ///  "manifest", "description", "dependencies", "state" ("loaded" | "ready" | "plugin" |
+        ///  "restart-needed" | "blocked" | "failed"), "problems", "module_id" (a loaded module extension's
+        ///  id, else null)}], "problems": [every problem, each with its manifest's path]}`. The caller frees
+        ///  the buffer with `plughost_buffer_free`.
+        ///
+        ///  # Safety
+        ///  `host` from `plughost_host_new`; `out_json` valid for a write.
+        ///
+        ///  Threads: any.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_host_extensions_json", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_host_extensions_json(plughost_host* host, ulong* out_json);
+
+        /// <summary>
+        ///  Scan the extension search paths and the store again now: new module extensions are loaded (in
+        ///  dependency order), removed, changed or newly blocked ones unloaded, and the changes published on
+        ///  the event bus (source `"host"`, JSON): `plughost.extension.added` `{"name", "version", "kind", "module_id"}`,
+        ///  `plughost.extension.removed` `{"name", "kind"}`, `plughost.extension.failed` `{"name",
+        ///  "problems"}`. `PlugHost.Extensions.Watch` does this by itself after a change; event callbacks
+        ///  run on the calling thread (or on plughost's watcher thread).
+        ///
+        ///  Errors: `HOST_STOPPED`.
+        ///
+        ///  # Safety
+        ///  `host` from `plughost_host_new`.
+        ///
+        ///  Threads: any.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_host_rescan_extensions", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_host_rescan_extensions(plughost_host* host);
+
+        /// <summary>
+        ///  Install the package (`.plpkg`) at `path` (UTF-8) into `PlugHost.Extensions.StoreDirectory`:
+        ///  it is validated against the host's `TrustedKeys`, `AllowUnsigned` and limits, extracted into a
+        ///  temporary folder of the store and renamed into place (replacing an installed version), then the
+        ///  extensions are rescanned as by `plughost_host_rescan_extensions`.
+        ///
+        ///  Errors: `INVALID_ARGUMENT` when the package is invalid (the last error lists every problem),
+        ///  `INVALID_CONFIG` when no store is configured, `IO`, `HOST_STOPPED`.
+        ///
+        ///  # Safety
+        ///  `host` from `plughost_host_new`; `path` valid for `path_len` bytes.
+        ///
+        ///  Threads: any.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_host_install_package", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_host_install_package(plughost_host* host, byte* path, System.UIntPtr path_len);
+
+        /// <summary>
+        ///  Validate the package at `path` (UTF-8) without a host, and write the report as UTF-8 JSON into a
+        ///  new buffer: `{"valid", "name", "version", "kind", "signer" (the trusted key's name or null),
+        ///  "problems": [...], "warnings": [...]}`. Every problem is reported at once: an unreadable or
+        ///  invalid zip, paths that leave the package, symbolic links, size and count limits, a missing or
+        ///  invalid manifest, a missing entry, no signature (while unsigned packages are not allowed), a
+        ///  signature that does not verify, files changed, added or removed after signing, an untrusted key.
+        ///  An invalid package is not an error of this call: the status is `PLUGHOST_OK` and `valid` false.
+        ///
+        ///  `options` (may be NULL or empty for the defaults) is the JSON of a `PlugHost.Extensions` object:
+        ///  `TrustedKeys` (`[{"Name", "PublicKey"}]`, base64 ed25519 keys), `AllowUnsigned` (default true),
+        ///  `MaxPackageBytes`, `MaxPackageFiles`. The caller frees the buffer with `plughost_buffer_free`.
+        ///
+        ///  Errors: `INVALID_CONFIG` for bad options (every problem listed), `NULL_ARGUMENT`,
+        ///  `INVALID_UTF8`, `INVALID_ARGUMENT` (an empty path).
+        ///
+        ///  # Safety
+        ///  `path` valid for `path_len` bytes; `options` NULL or valid for `options_len` bytes; `out_json`
+        ///  valid for a write.
+        ///
+        ///  Threads: any.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "plughost_package_validate", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int plughost_package_validate(byte* path, System.UIntPtr path_len, byte* options, System.UIntPtr options_len, ulong* out_json);
+
+        /// <summary>
         ///  Create and start a host from a JSON configuration (a `{"PlugHost": {...}}` document; NULL or
         ///  empty for all defaults). Components start in dependency order; the calling thread becomes the
         ///  host's main thread.

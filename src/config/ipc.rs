@@ -34,10 +34,7 @@ impl IpcSettings {
     /// Parse and validate a JSON object of IPC settings (empty text = defaults), reporting every
     /// problem at once as `PLUGHOST_ERR_INVALID_CONFIG`.
     pub fn from_json(text: &str) -> Result<IpcSettings> {
-        let value = super::parse_json(text)?;
-        let mut reader = Reader::default();
-        let settings = read(&mut reader, &value, "$");
-        reader.finish().map(|()| settings)
+        super::section_from_json(text, read)
     }
 }
 

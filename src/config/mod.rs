@@ -5,12 +5,14 @@
 //! that names the nearest known key. An empty document (or `{}`) gives working defaults. Relative
 //! paths are resolved against the process's working directory when the host is created.
 
+mod extensions;
 mod ipc;
 mod plugins;
 pub mod profiles;
 mod python;
 mod reader;
 
+pub use extensions::{ExtensionsConfig, TrustedKey};
 pub use ipc::IpcSettings;
 pub use plugins::{
     spec_from_manifest, valid_name as valid_plugin_name, PluginSpec, PluginsConfig, RestartPolicy,
@@ -47,8 +49,8 @@ pub struct Config {
     pub plugins: PluginsConfig,
     /// Pooled Python (`PlugHost.Python`).
     pub python: PythonConfig,
-    /// Sections reserved for later subsystems (Extensions), kept verbatim.
-    pub reserved: Vec<(String, serde_json::Value)>,
+    /// Extensions and packages (`PlugHost.Extensions`).
+    pub extensions: ExtensionsConfig,
 }
 
 /// Health monitor settings (`PlugHost.Health`).
@@ -157,6 +159,15 @@ impl Config {
     }
 }
 
+/// Parse the JSON text of one section (empty = defaults) with its `read` function at path `$`,
+/// reporting every problem at once as `PLUGHOST_ERR_INVALID_CONFIG`.
+fn section_from_json<T>(text: &str, read: impl FnOnce(&mut Reader, &serde_json::Value, &str) -> T) -> Result<T> {
+    let value = parse_json(text)?;
+    let mut reader = Reader::default();
+    let section = read(&mut reader, &value, "$");
+    reader.finish().map(|()| section)
+}
+
 /// Parse JSON text; empty or whitespace-only text is an empty object.
 fn parse_json(text: &str) -> Result<serde_json::Value> {
     if text.trim().is_empty() {
@@ -241,16 +252,8 @@ fn read_config(r: &mut Reader, root: &serde_json::Value) -> Config {
     let plugins = plugins::read(r, host.and_then(|h| h.get("Plugins")).unwrap_or(&empty), "$.PlugHost.Plugins");
 
     let python = python::read(r, host.and_then(|h| h.get("Python")).unwrap_or(&empty), "$.PlugHost.Python");
-
-    let mut reserved = Vec::new();
-    for name in ["Extensions"] {
-        if let Some(value) = host.and_then(|h| h.get(name)) {
-            // Reserved: must be an object; its keys are validated by the subsystem that takes it.
-            if r.object(value, &format!("$.PlugHost.{name}"), &[]).is_some() {
-                reserved.push((name.to_owned(), value.clone()));
-            }
-        }
-    }
+    let extensions =
+        extensions::read(r, host.and_then(|h| h.get("Extensions")).unwrap_or(&empty), "$.PlugHost.Extensions");
 
     Config {
         modules,
@@ -270,7 +273,7 @@ fn read_config(r: &mut Reader, root: &serde_json::Value) -> Config {
         ipc,
         plugins,
         python,
-        reserved,
+        extensions,
     }
 }
 

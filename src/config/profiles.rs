@@ -18,6 +18,7 @@ pub const PRESETS: &[(&str, &[(&str, &str)])] = &[
             ("Health.IntervalMs", "10000"),
             ("Health.Recovery", "true"),
             ("Python.Sandbox.Enabled", "false"),
+            ("Extensions.AllowUnsigned", "true"),
         ],
     ),
     (
@@ -28,6 +29,7 @@ pub const PRESETS: &[(&str, &[(&str, &str)])] = &[
             ("Health.IntervalMs", "30000"),
             ("Health.Recovery", "true"),
             ("Python.Sandbox.Enabled", "true"),
+            ("Extensions.AllowUnsigned", "false"),
         ],
     ),
 ];

@@ -20,7 +20,7 @@ fn reads_every_setting() {
                         "MaxPinnedGenerations": 2, "MaxModules": 3, "CopyDependencies": false},
             "Logging": {"Level": "DEBUG"}, "Health": {"IntervalMs": 1000},
             "Services": {"MainThreadCallTimeoutMs": 50}, "Storage": {"MaxBytes": 1024},
-            "Events": {"HistoryPerTopic": 5}, "Extensions": {"Anything": 5}}}"#,
+            "Events": {"HistoryPerTopic": 5}}}"#,
     )
     .unwrap();
     assert_eq!(c.modules.trusted_roots, vec![PathBuf::from("/opt/mods"), PathBuf::from("rel")]);
@@ -34,8 +34,6 @@ fn reads_every_setting() {
     assert_eq!(c.main_thread_call_timeout, Duration::from_millis(50));
     assert_eq!(c.storage_max_bytes, 1024);
     assert_eq!(c.event_history_per_topic, 5);
-    assert_eq!(c.reserved.len(), 1);
-    assert_eq!(c.reserved[0].0, "Extensions");
 }
 
 #[test]
@@ -139,6 +137,7 @@ fn the_development_profile_watches_and_logs_verbosely() {
     assert_eq!(c.health.interval, Duration::from_secs(10));
     assert!(c.health.recovery);
     assert!(!c.python.sandbox.enabled);
+    assert!(c.extensions.allow_unsigned);
     assert_eq!(Config::default().profile, None);
     assert!(!Config::default().modules.watch.enabled);
 }
@@ -151,6 +150,7 @@ fn the_production_profile_does_not_watch() {
     assert_eq!(c.log_level, 3);
     assert_eq!(c.health.interval, Duration::from_secs(30));
     assert!(c.python.sandbox.enabled, "production sandboxes Python workers");
+    assert!(!c.extensions.allow_unsigned, "production installs only signed packages");
 }
 
 #[test]

@@ -8,7 +8,8 @@
 //!   `last_error`, `host`, `module`, `service`, `storage`, `event`, `buffer`, `session` (IPC
 //!   sessions, both peers; its handles use `handle`'s tombstones), `plugin` (out-of-process
 //!   plugins, the host's side), `plugin_side` (writing an out-of-process plugin:
-//!   `plughost_plugin_run` and the host services), `python` (the Python pool). Each export runs its
+//!   `plughost_plugin_run` and the host services), `python` (the Python pool), `extension`
+//!   (extensions and packages). Each export runs its
 //!   body through [`boundary`](self) helpers that catch panics and record the last error.
 //!
 //! Conventions (see README "C API conventions"): the object first, then inputs, then outputs; a
@@ -32,6 +33,8 @@ mod boundary;
 pub mod buffer;
 #[cfg(feature = "ffi")]
 pub mod event;
+#[cfg(feature = "ffi")]
+pub mod extension;
 #[cfg(feature = "ffi")]
 mod handle;
 #[cfg(feature = "ffi")]

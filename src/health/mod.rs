@@ -8,7 +8,9 @@
 //! generations are retained or a module's latest reload failed; plugins `degraded` when one
 //! crashed or is restarting, or a manifest could not be used; ipc `degraded` when events to
 //! plugins were dropped within the last interval; watch `unhealthy` when the watcher's thread
-//! ended; storage `degraded` when over 90% full.
+//! ended; storage `degraded` when over 90% full; python `degraded` when a worker was given up or is
+//! stuck, or Python is unavailable though the pool starts with the host; extensions `degraded`
+//! when an extension has problems (it is not loaded).
 
 mod checker;
 mod monitor;
@@ -85,6 +87,8 @@ pub struct HealthReport {
     pub python: crate::python::PoolStatus,
     /// The latest health check (the monitor's or a requested one), `null` before the first.
     pub last_check: Option<CheckRun>,
+    /// Problems of extensions (manifests, resolution, loading): those extensions are not loaded.
+    pub extension_problems: Vec<String>,
 }
 
 /// Storage usage.
@@ -169,5 +173,6 @@ pub(crate) fn report(
         plugin_manifest_problems: host.plugin_manager().problems().to_vec(),
         python: host.python_pool().status(),
         last_check: host.last_check(),
+        extension_problems: host.extensions().problems,
     }
 }

@@ -25,6 +25,9 @@ pub enum Component {
     Plugins,
     /// The pool of Python worker processes (started with the host or by the first run).
     Python,
+    /// Extensions: module extensions loaded in resolved order, the folders watched (when
+    /// `Extensions.Watch`).
+    Extensions,
     /// The module file watcher (when `Modules.Watch.Enabled`; switched at run time too).
     Watch,
     /// The periodic health monitor.
@@ -42,8 +45,9 @@ impl Component {
         (Component::Modules, &[Component::Storage, Component::Events, Component::Services]),
         (Component::Plugins, &[Component::Storage, Component::Events, Component::Services, Component::Ipc]),
         (Component::Python, &[Component::Storage, Component::Events, Component::Services, Component::Ipc]),
+        (Component::Extensions, &[Component::Modules, Component::Events, Component::Plugins]),
         (Component::Watch, &[Component::Modules, Component::Events]),
-        (Component::HealthMonitor, &[Component::Modules, Component::Plugins, Component::Python]),
+        (Component::HealthMonitor, &[Component::Modules, Component::Plugins, Component::Python, Component::Extensions]),
     ];
 
     /// The name used in health and logs.
@@ -57,6 +61,7 @@ impl Component {
             Component::Modules => "modules",
             Component::Plugins => "plugins",
             Component::Python => "python",
+            Component::Extensions => "extensions",
             Component::Watch => "watch",
             Component::HealthMonitor => "health_monitor",
         }

@@ -13,6 +13,8 @@ pub use shared::HostShared;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Event, EventHandler};
+use crate::extensions::package::{self, Installed};
+use crate::extensions::{ExtensionWatcher, ExtensionsReport, Registry};
 use crate::health::{self, CheckRun, Checker, HealthMonitor, HealthReport, Probe, Trigger};
 use crate::logging::{self, LogCallback, LogSink};
 use crate::modules::{ModuleId, ModuleManager, Watcher};
@@ -34,6 +36,8 @@ pub struct Host {
     plugins: PluginManager,
     python: Arc<PythonPool>,
     watcher: Mutex<Option<Watcher>>,
+    extensions: Arc<Registry>,
+    extension_watcher: Mutex<Option<ExtensionWatcher>>,
     log_sink: Arc<LogSink>,
     lifecycle: Lifecycle,
     monitor: Mutex<Option<HealthMonitor>>,
@@ -57,11 +61,9 @@ impl Host {
         let shared = Arc::new(HostShared::new(&config));
         shared.services.main_thread().set_current();
         let modules = Arc::new(ModuleManager::new(&config.modules, shared.clone()));
-        let plugins = PluginManager::new(&config, &shared);
+        let extensions = Arc::new(Registry::new(&config.extensions, modules.clone(), shared.clone()));
+        let plugins = PluginManager::new(&config, &shared, extensions.plugin_specs());
         let python = PythonPool::new(&config.python, &config.ipc, &shared);
-        for (name, _) in &config.reserved {
-            tracing::warn!(section = %name, "configuration section is reserved for a later subsystem and not used yet");
-        }
         for probe in health::builtin_probes() {
             shared.probes.register(probe)?;
         }
@@ -73,6 +75,8 @@ impl Host {
             plugins,
             python,
             watcher: Mutex::new(None),
+            extensions,
+            extension_watcher: Mutex::new(None),
             log_sink,
             lifecycle: Lifecycle::default(),
             monitor: Mutex::new(None),
@@ -93,6 +97,7 @@ impl Host {
             Component::Logging | Component::Storage | Component::Events | Component::Services | Component::Modules => {}
             Component::Plugins => self.plugins.start()?,
             Component::Python => self.python.start_with_host(),
+            Component::Extensions => self.start_extensions()?,
             Component::Watch if self.config.modules.watch.enabled => self.start_watching()?,
             Component::Watch => {}
             Component::Ipc => {
@@ -117,6 +122,11 @@ impl Host {
                     monitor.stop();
                 }
                 self.shared.probes.clear();
+            }
+            Component::Extensions => {
+                if let Some(watcher) = self.extension_watcher.lock().take() {
+                    watcher.stop();
+                }
             }
             Component::Watch => self.stop_watching(),
             Component::Modules => self.modules.stop(),
@@ -251,6 +261,63 @@ impl Host {
         if let Some(watcher) = self.watcher.lock().as_ref() {
             watcher.refresh();
         }
+    }
+
+    fn start_extensions(self: &Arc<Self>) -> Result<()> {
+        self.extensions.start();
+        self.refresh_watch();
+        if self.config.extensions.watch {
+            let host = Arc::downgrade(self);
+            let rescan = Box::new(move || {
+                if let Some(host) = host.upgrade() {
+                    let _ = host.rescan_extensions();
+                }
+            });
+            let watcher = ExtensionWatcher::start(&self.extensions.roots(), self.config.extensions.debounce, rescan)?;
+            *self.extension_watcher.lock() = Some(watcher);
+        }
+        Ok(())
+    }
+
+    /// The discovered extensions: load order, each one's state and problems.
+    pub fn extensions(&self) -> ExtensionsReport {
+        self.extensions.report()
+    }
+
+    /// The discovered extensions as JSON (see [`ExtensionsReport`]).
+    pub fn extensions_json(&self) -> String {
+        serde_json::to_string_pretty(&self.extensions()).expect("the extensions report serialises")
+    }
+
+    /// Scan the extension folders again now: new module extensions are loaded, removed or changed
+    /// ones unloaded, and the changes published ([`crate::extensions::ADDED_TOPIC`],
+    /// [`crate::extensions::REMOVED_TOPIC`], [`crate::extensions::FAILED_TOPIC`]).
+    /// `Extensions.Watch` does this on its own after a change.
+    pub fn rescan_extensions(&self) -> Result<ExtensionsReport> {
+        self.check_running()?;
+        let report = self.extensions.rescan();
+        self.refresh_watch();
+        Ok(report)
+    }
+
+    /// The module id of the loaded module extension `name`.
+    pub fn extension_module(&self, name: &str) -> Result<ModuleId> {
+        self.extensions
+            .module_id(name)
+            .ok_or_else(|| Error::new(ErrorKind::ModuleNotFound, format!("no module extension \"{name}\" is loaded")))
+    }
+
+    /// Validate the package at `path` against `PlugHost.Extensions` (trusted keys,
+    /// `AllowUnsigned`, limits), install it into the store and rescan.
+    pub fn install_package(&self, path: &Path) -> Result<Installed> {
+        self.check_running()?;
+        let installed = package::install(path, &self.config.extensions)?;
+        for warning in &installed.report.warnings {
+            tracing::warn!(package = %path.display(), "{warning}");
+        }
+        tracing::info!(package = %path.display(), directory = %installed.directory.display(), "package installed");
+        self.rescan_extensions()?;
+        Ok(installed)
     }
 
     /// Register a service of the embedding application.

@@ -20,7 +20,7 @@ mod watch;
 
 pub use report::{ModuleReport, RetainedReport};
 pub use stats::{CommandReport, FailedReload, LastDurations};
-pub(crate) use watch::Watcher;
+pub(crate) use watch::{is_change, Watcher};
 pub use watch::{RELOADED_TOPIC, RELOADING_TOPIC, ROLLED_BACK_TOPIC};
 
 use crate::config::ModulesConfig;

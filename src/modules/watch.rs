@@ -98,7 +98,7 @@ impl Watched {
 
 /// Whether an event kind may mean new file contents. Reads (the shadow copy reads the original)
 /// and metadata changes (access times) do not, so a reload never triggers the next one.
-fn is_change(kind: &EventKind) -> bool {
+pub(crate) fn is_change(kind: &EventKind) -> bool {
     match kind {
         EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
         EventKind::Access(_) | EventKind::Modify(ModifyKind::Metadata(_)) => false,

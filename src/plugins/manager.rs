@@ -41,13 +41,14 @@ pub struct PluginManager {
 }
 
 impl PluginManager {
-    /// The plugins of `config`: declared ones, then those of manifests in the search paths (a
-    /// manifest whose name is declared too is skipped with a problem). Nothing starts yet.
-    pub fn new(config: &Config, shared: &Arc<HostShared>) -> Self {
+    /// The plugins of `config`: declared ones, then those of manifests in the search paths, then
+    /// `extensions` (plugin extensions); one whose name is taken already is skipped with a
+    /// problem. Nothing starts yet.
+    pub fn new(config: &Config, shared: &Arc<HostShared>, extensions: Vec<PluginSpec>) -> Self {
         let discovered = manifest::discover(&config.plugins.search_paths);
         let mut problems = discovered.problems;
         let mut specs: Vec<PluginSpec> = config.plugins.declared.clone();
-        for spec in discovered.specs {
+        for spec in discovered.specs.into_iter().chain(extensions) {
             if let Some(existing) = specs.iter().find(|s| s.name == spec.name) {
                 problems.push(format!(
                     "{}: the plugin \"{}\" is also declared in {}; that one is used",

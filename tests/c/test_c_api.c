@@ -36,6 +36,7 @@
 #include "plughost.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -806,6 +807,9 @@ static void every_host_function_fails(const plughost_host *host, int32_t expecte
     CHECK_STATUS(plughost_event_publish(host, STR("t"), NULL, 0), expected);
     CHECK_STATUS(plughost_event_subscribe(host, STR("t"), event_cb, NULL, NULL, &number), expected);
     CHECK_STATUS(plughost_event_unsubscribe(host, 1), expected);
+    CHECK_STATUS(plughost_host_extensions_json(host, &buffer), expected);
+    CHECK_STATUS(plughost_host_rescan_extensions(host), expected);
+    CHECK_STATUS(plughost_host_install_package(host, STR("/no/such.plpkg")), expected);
 
     CHECK(buffer == 7 && id == 7 && number == 7 && ran == 7);
     /* User data handed to a call that fails is released at once: its destroy callback has run. */
@@ -1695,6 +1699,63 @@ static void test_health_checks_and_history(void) {
 }
 
 /* ---------------------------------------------------------------------------------------------- */
+/* Extensions and packages                                                                        */
+/* ---------------------------------------------------------------------------------------------- */
+
+/* An extension folder in a search path is listed; a rescan sees it go; a package that is not a zip
+   is reported by validation (status OK, "valid": false) and refused by install. Packing and
+   signing are tested from Rust (tests/packages.rs). */
+static void test_extensions(void) {
+    char search[PATH_CAP], folder[PATH_CAP], manifest[PATH_CAP], entry[PATH_CAP], store[PATH_CAP];
+    char bogus[PATH_CAP], sections[4 * PATH_CAP], search_escaped[2 * PATH_CAP], store_escaped[2 * PATH_CAP];
+    path_join(search, sizeof search, fx.dir, "extensions");
+    path_join(folder, sizeof folder, search, "geo");
+    path_join(manifest, sizeof manifest, folder, "extension.toml");
+    path_join(entry, sizeof entry, folder, "main.py");
+    path_join(store, sizeof store, fx.dir, "store");
+    path_join(bogus, sizeof bogus, fx.dir, "bogus.plpkg");
+    CHECK(mkdir(search, 0700) == 0 && mkdir(folder, 0700) == 0);
+    const char *toml = "[extension]\nname = \"geo\"\nversion = \"1.0.0\"\nkind = \"python\"\nentry = \"main.py\"\n";
+    CHECK(write_file(manifest, toml, strlen(toml)));
+    CHECK(write_file(entry, "print(1)\n", 9));
+    CHECK(write_file(bogus, "not a zip", 9));
+    json_escape(search_escaped, sizeof search_escaped, search);
+    json_escape(store_escaped, sizeof store_escaped, store);
+    fits_or_exit(snprintf(sections, sizeof sections,
+                          "\"Extensions\": {\"SearchPaths\": [\"%s\"], \"StoreDirectory\": \"%s\"}", search_escaped,
+                          store_escaped),
+                 sizeof sections, "the extension settings");
+    plughost_host *host = new_host("", sections);
+
+    plughost_buffer buffer = 0;
+    CHECK_OK(plughost_host_extensions_json(host, &buffer));
+    CHECK(buffer_contains(buffer, "\"order\": [\n    \"geo\"\n  ]"));
+    CHECK_OK(plughost_host_extensions_json(host, &buffer));
+    CHECK(buffer_contains(buffer, "\"state\": \"ready\""));
+    CHECK_STATUS(plughost_host_extensions_json(host, NULL), PLUGHOST_ERR_NULL_ARGUMENT);
+    CHECK(unlink(manifest) == 0);
+    CHECK_OK(plughost_host_rescan_extensions(host));
+    CHECK_OK(plughost_host_extensions_json(host, &buffer));
+    CHECK(buffer_contains(buffer, "\"order\": []"));
+
+    CHECK_STATUS(plughost_host_install_package(host, STR(bogus)), PLUGHOST_ERR_INVALID_ARGUMENT);
+    CHECK_LAST_ERROR_CONTAINS("not a valid zip file");
+    CHECK_STATUS(plughost_host_install_package(host, NULL, 0), PLUGHOST_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(plughost_host_install_package(host, BAD_UTF8), PLUGHOST_ERR_INVALID_UTF8);
+    free_host(host);
+
+    CHECK_OK(plughost_package_validate(STR(bogus), NULL, 0, &buffer));
+    CHECK(buffer_contains(buffer, "\"valid\": false"));
+    CHECK_OK(plughost_package_validate(STR(bogus), STR("{\"AllowUnsigned\": false}"), &buffer));
+    CHECK(buffer_contains(buffer, "not a valid zip file"));
+    CHECK_STATUS(plughost_package_validate(STR(bogus), STR("{\"AllowUnsigned\": 1}"), &buffer),
+                 PLUGHOST_ERR_INVALID_CONFIG);
+    CHECK_LAST_ERROR_CONTAINS("$.AllowUnsigned: expected true or false");
+    CHECK_STATUS(plughost_package_validate(STR(bogus), NULL, 0, NULL), PLUGHOST_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(plughost_package_validate(STR(""), NULL, 0, &buffer), PLUGHOST_ERR_INVALID_ARGUMENT);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
 /* Coverage of the status codes                                                                   */
 /* ---------------------------------------------------------------------------------------------- */
 
@@ -2213,6 +2274,7 @@ int main(void) {
         {"storage", test_storage},
         {"health", test_health},
         {"health checks and history", test_health_checks_and_history},
+        {"extensions and packages", test_extensions},
         {"IPC sessions", test_ipc_sessions},
         {"IPC session errors", test_ipc_session_errors},
         {"plugin side", test_plugin_side},

@@ -76,6 +76,7 @@ from ._errors import (
 )
 from ._ffi import ABI_VERSION, library_path, library_version
 from ._callbacks import Event
+from ._extensions import validate_package
 from ._host import TRACE, Host, Module, Subscription, log_to_logging, logger_name
 from ._session import DATA_CHANNEL, EVERY_CHANNEL, Session
 from ._plugin import PluginHost, run_plugin
@@ -158,4 +159,5 @@ __all__ = [
     "log_to_logging",
     "logger_name",
     "run_plugin",
+    "validate_package",
 ]

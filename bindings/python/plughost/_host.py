@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Union
 from . import _callbacks, _ffi
 from ._callbacks import Event
 from ._errors import HostClosedError
+from ._extensions import ExtensionsMixin
 from ._plugins import PluginsMixin
 from ._python import PythonMixin
 
@@ -110,7 +111,7 @@ def _close_live_hosts() -> None:
             pass
 
 
-class Host(PluginsMixin, PythonMixin):
+class Host(PluginsMixin, PythonMixin, ExtensionsMixin):
     """A plughost host: modules, services, storage, events, health and logs.
 
     ``config`` is the JSON configuration (a ``{"PlugHost": {...}}`` document) as text, or a dict

@@ -8,12 +8,9 @@
 mod common;
 mod config;
 mod health;
+mod package;
 mod run;
 mod watch;
-// The package subcommands (pack, sign, validate, install, keygen) live in `package.rs`; they join
-// with `mod package;` here, the `Package` variant below and its arm in `main`
-// (`Command::Package(command) => package::main(command, &out)`), using `common::{Failure, Output}`.
-// mod package;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -23,7 +20,7 @@ use std::process::ExitCode;
 #[command(
     name = "plughost",
     version,
-    about = "Command-line tool of plughost: check configurations, run and watch work modules, print health.",
+    about = "Command-line tool of plughost: check configurations, run and watch work modules, print health, make and install extension packages.",
     long_about = None,
     after_help = "\
 Examples:
@@ -31,6 +28,8 @@ Examples:
   plughost run --config appsettings.json ./libcounter.so increment --input 5
   plughost watch ./target/debug/libcounter.so
   plughost health --config appsettings.json --history
+  plughost package keygen publisher
+  plughost package pack ./my-extension --key publisher.key
 
 Run `plughost <command> --help` for the options of a command."
 )]
@@ -56,9 +55,9 @@ enum Command {
     Watch(watch::WatchArgs),
     /// Start a host, run a health check and print the health report as JSON.
     Health(health::HealthArgs),
-    // /// Pack, sign, validate and install extension packages.
-    // #[command(subcommand)]
-    // Package(package::PackageCommand),
+    /// Make publisher keys; pack, sign, validate and install extension packages (.plpkg).
+    #[command(subcommand)]
+    Package(package::PackageCommand),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +68,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::main(args, &out),
         Command::Watch(args) => watch::main(args, &out),
         Command::Health(args) => health::main(args, &out),
+        Command::Package(command) => Ok(package::run(command)),
     };
     match result {
         Ok(code) => code,
