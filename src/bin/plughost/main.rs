@@ -68,7 +68,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::main(args, &out),
         Command::Watch(args) => watch::main(args, &out),
         Command::Health(args) => health::main(args, &out),
-        Command::Package(command) => Ok(package::run(command)),
+        Command::Package(command) => Ok(package::run(command, &out)),
     };
     match result {
         Ok(code) => code,

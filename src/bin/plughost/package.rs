@@ -10,6 +10,8 @@ use plughost::extensions::package::{self, SecretKey};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::common::Output;
+
 /// The package subcommands.
 #[derive(Subcommand)]
 pub enum PackageCommand {
@@ -66,18 +68,14 @@ pub enum PackageCommand {
 }
 
 /// Run a package subcommand; errors are printed to stderr.
-pub fn run(cmd: PackageCommand) -> ExitCode {
-    match execute(cmd) {
+pub fn run(cmd: PackageCommand, output: &Output) -> ExitCode {
+    match execute(cmd, output) {
         Ok(code) => code,
         Err(message) => {
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }
-}
-
-fn progress(step: &str) {
-    eprintln!("{step}");
 }
 
 fn read_key(path: &Path) -> Result<SecretKey, String> {
@@ -93,7 +91,7 @@ fn extensions_config(path: Option<&Path>) -> Result<ExtensionsConfig, String> {
     Config::from_json(&text).map(|c| c.extensions).map_err(|e| format!("{}: {}", path.display(), e.message()))
 }
 
-fn execute(cmd: PackageCommand) -> Result<ExitCode, String> {
+fn execute(cmd: PackageCommand, output: &Output) -> Result<ExitCode, String> {
     match cmd {
         PackageCommand::Keygen { name, out } => {
             let key = package::generate_key(&name).map_err(|e| e.message().to_owned())?;
@@ -114,7 +112,8 @@ fn execute(cmd: PackageCommand) -> Result<ExitCode, String> {
                     PathBuf::from(format!("{}-{}.{}", manifest.name, manifest.version, package::FILE_EXTENSION))
                 }
             };
-            package::pack(&folder, &out, key.as_ref(), &mut progress).map_err(|e| e.message().to_owned())?;
+            package::pack(&folder, &out, key.as_ref(), &mut |step: &str| output.note(step))
+                .map_err(|e| e.message().to_owned())?;
             if key.is_none() {
                 eprintln!("note: the package is not signed; hosts with AllowUnsigned = false refuse it");
             }
@@ -122,7 +121,7 @@ fn execute(cmd: PackageCommand) -> Result<ExitCode, String> {
         }
         PackageCommand::Sign { package: path, key } => {
             let key = read_key(&key)?;
-            progress(&format!("signing {} with key \"{}\"", path.display(), key.name));
+            output.note(format!("signing {} with key \"{}\"", path.display(), key.name));
             package::sign_package(&path, &key, &ExtensionsConfig::default()).map_err(|e| e.message().to_owned())?;
             eprintln!("signed");
         }
@@ -138,7 +137,7 @@ fn execute(cmd: PackageCommand) -> Result<ExitCode, String> {
         }
         PackageCommand::Install { package: path, config } => {
             let config = extensions_config(Some(&config))?;
-            progress(&format!("validating {}", path.display()));
+            output.note(format!("validating {}", path.display()));
             let installed = package::install(&path, &config).map_err(|e| e.message().to_owned())?;
             for warning in &installed.report.warnings {
                 eprintln!("warning: {warning}");
