@@ -142,3 +142,37 @@ fn a_full_queue_is_saturation() {
     });
     assert_eq!(host.python_status().saturated, 1);
 }
+
+/// A C host that loads the library with `RTLD_LOCAL` (as most non-Python hosts do) and imports
+/// C extension modules in-process (`tests/c/inprocess_rtld_local.c`).
+#[cfg(target_os = "linux")]
+#[test]
+fn c_extension_modules_import_when_a_c_host_loads_the_library_rtld_local() {
+    // The library as a C host gets it: the cdylib, built with the feature into its own folder.
+    let target = support::repo().join("target").join("inprocess-lib");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = std::process::Command::new(cargo)
+        .args(["build", "--quiet", "--lib", "--features", "python-inprocess", "--target-dir"])
+        .arg(&target)
+        .current_dir(support::repo())
+        .status()
+        .unwrap();
+    assert!(built.success());
+    let library = target.join("debug").join("libplughost.so");
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("inprocess_rtld_local");
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/inprocess_rtld_local.c");
+    let built = std::process::Command::new("cc")
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-o"])
+        .arg(&program)
+        .arg(&source)
+        .arg("-ldl")
+        .status()
+        .unwrap();
+    assert!(built.success());
+    let out = std::process::Command::new(&program).arg(&library).output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let answer: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(answer["result"], json!([2, "1.5"]), "{stdout}");
+}

@@ -23,17 +23,17 @@ _CODE_CACHE_LIMIT = 256
 _FILENAME = "<plughost-prelude>"
 
 
-class _Capture(io.TextIOBase):
-    """A text stream keeping at most `limit` characters; the rest is counted and cut off."""
+class _Capture:
+    """What one run wrote to one stream: at most `limit` characters; the rest is counted and cut
+    off. Only `_Dispatch` writes to it (a plain object: one is made per stream per run)."""
+
+    __slots__ = ("_parts", "_size", "_limit", "truncated")
 
     def __init__(self, limit):
         self._parts = []
         self._size = 0
         self._limit = limit
         self.truncated = False
-
-    def writable(self):
-        return True
 
     def write(self, text):
         if not isinstance(text, str):
@@ -133,7 +133,7 @@ def _execute(kind, first, second, args_json, kwargs_json, session):
         source, filename = first, second
     body, last = _compile(source, filename)
     scope = _globals(session, filename)
-    scope["args"] = json.loads(args_json)
+    scope["args"] = None if args_json == "null" else json.loads(args_json)
     exec(body, scope)
     return eval(last, scope) if last is not None else None
 

@@ -17,30 +17,13 @@ use crate::python::run::{PythonOutput, PythonRun};
 use parking_lot::{Condvar, Mutex};
 use plughost_python_embed::{Executor, HostServices, Job};
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// How long a script may go on after the `TimeoutError` was raised in it before its thread is
 /// abandoned.
 pub const INTERRUPT_GRACE: Duration = Duration::from_millis(500);
-
-/// How long a thread that finished a run keeps polling the queue, and a caller its answer,
-/// before sleeping: back-to-back short runs then pass without waking a sleeping thread, which
-/// costs more than running `pass`.
-const POLL: Duration = Duration::from_micros(50);
-
-/// Poll `ready` until it is true or [`POLL`] has passed; whether it became true.
-fn poll(ready: impl Fn() -> bool) -> bool {
-    let until = Instant::now() + POLL;
-    while Instant::now() < until {
-        if ready() {
-            return true;
-        }
-        std::hint::spin_loop();
-    }
-    ready()
-}
 
 /// Tells pools apart in the interpreter's session table (one interpreter serves every host).
 static NEXT_POOL: AtomicU64 = AtomicU64::new(1);
@@ -65,8 +48,6 @@ struct Task {
     deadline: Instant,
     stage: Mutex<Stage>,
     done: Condvar,
-    /// Set with `Stage::Done`, for polling without the lock.
-    finished: AtomicBool,
 }
 
 struct Queue {
@@ -94,8 +75,6 @@ pub struct InProcessPool {
     ready: Condvar,
     threads: AtomicUsize,
     busy: AtomicUsize,
-    /// The queue's length, for polling without the lock.
-    queued: AtomicUsize,
     sessions: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     counters: Counters,
 }
@@ -116,7 +95,6 @@ impl InProcessPool {
             ready: Condvar::new(),
             threads: AtomicUsize::new(0),
             busy: AtomicUsize::new(0),
-            queued: AtomicUsize::new(0),
             sessions: Mutex::new(HashMap::new()),
             counters: Counters::default(),
         })
@@ -170,7 +148,6 @@ impl InProcessPool {
         };
         let ident = Executor::thread_ident();
         loop {
-            poll(|| self.queued.load(Ordering::Acquire) > 0);
             let task = {
                 let mut q = self.queue.lock();
                 loop {
@@ -179,7 +156,6 @@ impl InProcessPool {
                         return;
                     }
                     if let Some(task) = q.tasks.pop_front() {
-                        self.queued.store(q.tasks.len(), Ordering::Release);
                         break task;
                     }
                     self.ready.wait(&mut q);
@@ -201,7 +177,6 @@ impl InProcessPool {
                 _ => (true, true),
             };
             *stage = Stage::Done(reply);
-            task.finished.store(true, Ordering::Release);
             drop(stage);
             task.done.notify_all();
             if interrupted {
@@ -237,13 +212,7 @@ impl InProcessPool {
         };
         let mut request = run.request(self.config.max_output_chars as u64);
         request.session = run.session.as_ref().map(|name| format!("{}{name}", self.prefix));
-        let task = Arc::new(Task {
-            request,
-            deadline,
-            stage: Mutex::new(Stage::Queued),
-            done: Condvar::new(),
-            finished: AtomicBool::new(false),
-        });
+        let task = Arc::new(Task { request, deadline, stage: Mutex::new(Stage::Queued), done: Condvar::new() });
         self.enqueue(&task)?;
         let reply = self.wait(executor, &task, limit)?;
         self.counters.runs.fetch_add(1, Ordering::Relaxed);
@@ -271,7 +240,6 @@ impl InProcessPool {
             ));
         }
         q.tasks.push_back(task.clone());
-        self.queued.store(q.tasks.len(), Ordering::Release);
         drop(q);
         self.ready.notify_one();
         Ok(())
@@ -280,7 +248,6 @@ impl InProcessPool {
     /// Wait for `task`'s answer; at its deadline interrupt it, and abandon its thread if it
     /// does not stop within the grace.
     fn wait(self: &Arc<Self>, executor: &'static Executor, task: &Task, limit: Duration) -> Result<RunReply> {
-        poll(|| task.finished.load(Ordering::Acquire));
         let mut stage = task.stage.lock();
         let mut grace_until = None;
         loop {
@@ -362,10 +329,8 @@ impl InProcessPool {
     pub fn stop(&self) {
         let mut q = self.queue.lock();
         q.stopped = true;
-        self.queued.store(0, Ordering::Release);
         for task in q.tasks.drain(..) {
             *task.stage.lock() = Stage::Done(Err("the host stopped".into()));
-            task.finished.store(true, Ordering::Release);
             task.done.notify_all();
         }
         drop(q);
