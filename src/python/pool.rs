@@ -497,7 +497,7 @@ impl PythonPool {
     pub fn status(&self) -> PoolStatus {
         #[cfg(feature = "python-inprocess")]
         if let Some(in_process) = &self.in_process {
-            return self.in_process_status(in_process);
+            return in_process.status();
         }
         let s = self.state.lock();
         let (state, python) = match &s.availability {
@@ -531,38 +531,6 @@ impl PythonPool {
             sessions,
             sandbox,
             workers: workers.iter().map(|(w, until)| w.status(*until)).collect(),
-        }
-    }
-
-    /// The status of the in-process mode.
-    #[cfg(feature = "python-inprocess")]
-    fn in_process_status(&self, pool: &super::inprocess::InProcessPool) -> PoolStatus {
-        let f = pool.figures();
-        let (state, python) = match f.python {
-            _ if f.stopped => ("stopped", None),
-            _ if !self.config.enabled => ("disabled", None),
-            None => ("not started", None),
-            Some(Ok(version)) => ("started", Some(version)),
-            Some(Err(why)) => ("unavailable", Some(why)),
-        };
-        PoolStatus {
-            enabled: self.config.enabled,
-            mode: self.config.mode,
-            threads: f.threads,
-            poisoned_threads: f.poisoned,
-            state,
-            python,
-            queue_depth: f.queue_depth,
-            runs: f.runs,
-            raised: f.raised,
-            failures: f.failures,
-            timeouts: f.timeouts,
-            memory_errors: 0,
-            saturated: f.saturated,
-            sessions_lost: 0,
-            sessions: f.sessions,
-            sandbox: serde_json::Value::Null,
-            workers: Vec::new(),
         }
     }
 

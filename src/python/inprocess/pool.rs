@@ -14,16 +14,30 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::host::HostShared;
 use crate::python::protocol::{RunReply, RunRequest};
 use crate::python::run::{PythonOutput, PythonRun};
+use crate::python::PoolStatus;
 use parking_lot::{Condvar, Mutex};
 use plughost_python_embed::{Executor, HostServices, Job};
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// How long a script may go on after the `TimeoutError` was raised in it before its thread is
 /// abandoned.
 pub const INTERRUPT_GRACE: Duration = Duration::from_millis(500);
+
+/// How long a thread that finished a run keeps polling the queue, and a caller its answer,
+/// before sleeping: back-to-back short runs then pass without waking a sleeping thread (on a
+/// virtual machine, a wake-up across processors costs more than running `pass`).
+const POLL: Duration = Duration::from_micros(50);
+
+/// Poll `ready` until it is true or [`POLL`] has passed.
+fn poll(ready: impl Fn() -> bool) {
+    let until = Instant::now() + POLL;
+    while !ready() && Instant::now() < until {
+        std::hint::spin_loop();
+    }
+}
 
 /// Tells pools apart in the interpreter's session table (one interpreter serves every host).
 static NEXT_POOL: AtomicU64 = AtomicU64::new(1);
@@ -48,6 +62,8 @@ struct Task {
     deadline: Instant,
     stage: Mutex<Stage>,
     done: Condvar,
+    /// Set with `Stage::Done`, for polling without the lock.
+    finished: AtomicBool,
 }
 
 struct Queue {
@@ -75,6 +91,8 @@ pub struct InProcessPool {
     ready: Condvar,
     threads: AtomicUsize,
     busy: AtomicUsize,
+    /// The queue's length, for polling without the lock.
+    queued: AtomicUsize,
     sessions: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     counters: Counters,
 }
@@ -95,6 +113,7 @@ impl InProcessPool {
             ready: Condvar::new(),
             threads: AtomicUsize::new(0),
             busy: AtomicUsize::new(0),
+            queued: AtomicUsize::new(0),
             sessions: Mutex::new(HashMap::new()),
             counters: Counters::default(),
         })
@@ -148,6 +167,7 @@ impl InProcessPool {
         };
         let ident = Executor::thread_ident();
         loop {
+            poll(|| self.queued.load(Ordering::Acquire) > 0);
             let task = {
                 let mut q = self.queue.lock();
                 loop {
@@ -156,6 +176,7 @@ impl InProcessPool {
                         return;
                     }
                     if let Some(task) = q.tasks.pop_front() {
+                        self.queued.store(q.tasks.len(), Ordering::Release);
                         break task;
                     }
                     self.ready.wait(&mut q);
@@ -177,6 +198,7 @@ impl InProcessPool {
                 _ => (true, true),
             };
             *stage = Stage::Done(reply);
+            task.finished.store(true, Ordering::Release);
             drop(stage);
             task.done.notify_all();
             if interrupted {
@@ -212,7 +234,13 @@ impl InProcessPool {
         };
         let mut request = run.request(self.config.max_output_chars as u64);
         request.session = run.session.as_ref().map(|name| format!("{}{name}", self.prefix));
-        let task = Arc::new(Task { request, deadline, stage: Mutex::new(Stage::Queued), done: Condvar::new() });
+        let task = Arc::new(Task {
+            request,
+            deadline,
+            stage: Mutex::new(Stage::Queued),
+            done: Condvar::new(),
+            finished: AtomicBool::new(false),
+        });
         self.enqueue(&task)?;
         let reply = self.wait(executor, &task, limit)?;
         self.counters.runs.fetch_add(1, Ordering::Relaxed);
@@ -240,6 +268,7 @@ impl InProcessPool {
             ));
         }
         q.tasks.push_back(task.clone());
+        self.queued.store(q.tasks.len(), Ordering::Release);
         drop(q);
         self.ready.notify_one();
         Ok(())
@@ -248,6 +277,7 @@ impl InProcessPool {
     /// Wait for `task`'s answer; at its deadline interrupt it, and abandon its thread if it
     /// does not stop within the grace.
     fn wait(self: &Arc<Self>, executor: &'static Executor, task: &Task, limit: Duration) -> Result<RunReply> {
+        poll(|| task.finished.load(Ordering::Acquire));
         let mut stage = task.stage.lock();
         let mut grace_until = None;
         loop {
@@ -329,68 +359,49 @@ impl InProcessPool {
     pub fn stop(&self) {
         let mut q = self.queue.lock();
         q.stopped = true;
+        self.queued.store(0, Ordering::Release);
         for task in q.tasks.drain(..) {
             *task.stage.lock() = Stage::Done(Err("the host stopped".into()));
+            task.finished.store(true, Ordering::Release);
             task.done.notify_all();
         }
         drop(q);
         self.ready.notify_all();
     }
 
-    /// The pool's figures for health: the Python version (or why it is unavailable), whether
-    /// started, queue depth, threads, busy threads, poisoned threads and run counters.
-    pub fn figures(&self) -> Figures {
+    /// A snapshot for health (no `workers`: see `threads` and `poisoned_threads`).
+    pub fn status(&self) -> PoolStatus {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let c = &self.counters;
-        let python = self.started.get().map(|s| match s {
-            Ok(e) => Ok(e.started.version.clone()),
-            Err(e) => Err(e.message().to_owned()),
-        });
         let (stopped, queue_depth) = {
             let q = self.queue.lock();
             (q.stopped, q.tasks.len())
         };
-        Figures {
-            python,
-            stopped,
-            queue_depth,
+        let (state, python) = match self.started.get() {
+            _ if stopped => ("stopped", None),
+            _ if !self.config.enabled => ("disabled", None),
+            None => ("not started", None),
+            Some(Ok(executor)) => ("started", Some(executor.started.version.clone())),
+            Some(Err(e)) => ("unavailable", Some(e.message().to_owned())),
+        };
+        PoolStatus {
+            enabled: self.config.enabled,
+            mode: self.config.mode,
             threads: self.threads.load(Ordering::Relaxed),
-            busy: self.busy.load(Ordering::Relaxed),
-            poisoned: load(&c.poisoned),
+            poisoned_threads: load(&c.poisoned),
+            state,
+            python,
+            queue_depth,
             runs: load(&c.runs),
             raised: load(&c.raised),
             failures: load(&c.failures),
             timeouts: load(&c.timeouts),
+            memory_errors: 0,
             saturated: load(&c.saturated),
+            sessions_lost: 0,
             sessions: self.sessions.lock().len(),
+            sandbox: serde_json::Value::Null,
+            workers: Vec::new(),
         }
     }
-}
-
-/// What [`InProcessPool::figures`] reports.
-pub struct Figures {
-    /// `None` before the start; the version, or why Python is unavailable.
-    pub python: Option<std::result::Result<String, String>>,
-    /// Whether the host stopped the pool.
-    pub stopped: bool,
-    /// Runs waiting for a thread.
-    pub queue_depth: usize,
-    /// Runner threads alive (abandoned ones included until they end).
-    pub threads: usize,
-    /// Threads running a script.
-    pub busy: usize,
-    /// Threads abandoned after a run that did not stop at its timeout.
-    pub poisoned: u64,
-    /// Runs answered.
-    pub runs: u64,
-    /// Runs whose script raised.
-    pub raised: u64,
-    /// Runs that failed otherwise.
-    pub failures: u64,
-    /// Runs past their deadline.
-    pub timeouts: u64,
-    /// Runs refused because the queue was full.
-    pub saturated: u64,
-    /// Named sessions known.
-    pub sessions: usize,
 }
