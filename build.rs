@@ -1,4 +1,5 @@
-//! Generates the C header and the raw C# layer from src/ (feature `ffi`), nothing else.
+//! Generates the C header and the raw C# layer from src/ (feature `ffi`), and with feature
+//! `python-inprocess` gives the library, tests and benchmarks a run path to libpython's folder.
 //!
 //! - The header, with the pinned cbindgen, to `$OUT_DIR/plughost.h`; the `header_is_current` test
 //!   compares it with the checked-in `include/plughost.h`.
@@ -18,6 +19,21 @@ fn main() {
     generate_header();
     #[cfg(feature = "ffi")]
     generate_csharp();
+    #[cfg(feature = "python-inprocess")]
+    python_run_path();
+}
+
+/// A run path to the folder of the libpython found at build time (pyenv and other non-system
+/// installations are not on the loader's default path).
+#[cfg(feature = "python-inprocess")]
+fn python_run_path() {
+    let config = pyo3_build_config::get();
+    if let Some(dir) = config.lib_dir() {
+        if std::env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("windows") {
+            println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}");
+        }
+    }
+    println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
 }
 
 #[cfg(feature = "ffi")]

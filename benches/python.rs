@@ -9,8 +9,13 @@
 //! - Throughput: 8 CPU-bound runs (`sum(i * i for i in range(N))`) sent by 8 threads at once, on a
 //!   pool of 2 workers against a pool of 1.
 //!
-//! Run: `cargo bench --bench python`. Targets: `pass` <= 100 µs p50; pool start <= 500 ms; RSS
-//! per worker <= 15 MB; 2 workers >= 1.8x the throughput of 1.
+//! With feature `python-inprocess`, the overhead group also measures the in-process mode (a
+//! thread of the host process running `pass`), in the same run.
+//!
+//! Run: `cargo bench --bench python` (with the in-process mode: `cargo bench --features
+//! python-inprocess --bench python`). Targets: `pass` <= 100 µs p50 (isolated), <= 20 µs p50
+//! (in-process); pool start <= 500 ms; RSS per worker <= 15 MB; 2 workers >= 1.8x the
+//! throughput of 1.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -41,18 +46,40 @@ fn sorted(mut values: Vec<f64>) -> Vec<f64> {
     values
 }
 
+/// The in-process mode's case of the overhead group (feature `python-inprocess`).
+#[cfg(feature = "python-inprocess")]
+fn with_in_process(group: &mut Group<'_>) -> Option<Arc<Host>> {
+    let config = r#"{"PlugHost": {"Python": {"Mode": "in-process", "Workers": 1}}}"#;
+    let host = Host::from_json(config).expect("the in-process host starts");
+    run(&host, "pass");
+    let case_host = host.clone();
+    group.case("in-process run", Some("pool run (isolated worker)"), move || run(&case_host, "pass"));
+    Some(host)
+}
+
+#[cfg(not(feature = "python-inprocess"))]
+fn with_in_process(_group: &mut Group<'_>) -> Option<Arc<Host>> {
+    println!("(in-process mode not measured: build with --features python-inprocess)");
+    None
+}
+
 fn overhead() {
     let host = pool(1);
     run(&host, "pass");
-    let summaries =
-        Group::new("Python: running `pass`", Settings::new(Duration::from_secs(1), Duration::from_millis(200), 15))
-            .case("pool run (isolated worker)", Some("python3 -c pass"), || run(&host, "pass"))
-            .case("python3 -c pass", None, || {
-                let status = Command::new("python3").args(["-c", "pass"]).status().expect("python3 runs");
-                assert!(status.success());
-            })
-            .run();
+    let mut group =
+        Group::new("Python: running `pass`", Settings::new(Duration::from_secs(1), Duration::from_millis(200), 15));
+    let in_process = with_in_process(&mut group);
+    let summaries = group
+        .case("pool run (isolated worker)", Some("python3 -c pass"), || run(&host, "pass"))
+        .case("python3 -c pass", None, || {
+            let status = Command::new("python3").args(["-c", "pass"]).status().expect("python3 runs");
+            assert!(status.success());
+        })
+        .run();
     target("pool run of `pass` p50", find(&summaries, "pool run (isolated worker)").median, 100_000.0);
+    if in_process.is_some() {
+        target("in-process run of `pass` p50", find(&summaries, "in-process run").median, 20_000.0);
+    }
 }
 
 fn start_and_size() {

@@ -1,6 +1,5 @@
 //! Link the worker to the Python found at build time, with a run path to its library folder
-//! (pyenv and other non-system installations are not on the loader's default path), and record
-//! the version it was built for, which the worker checks at start.
+//! (pyenv and other non-system installations are not on the loader's default path).
 
 fn main() {
     let config = pyo3_build_config::get();
@@ -9,6 +8,5 @@ fn main() {
             println!("cargo:rustc-link-arg-bins=-Wl,-rpath,{dir}");
         }
     }
-    println!("cargo:rustc-env=PLUGHOST_PYTHON_BUILD_VERSION={}.{}", config.version().major, config.version().minor);
     println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
 }

@@ -15,5 +15,11 @@ echo "== Rust tests (unit, integration, C tests, soak)"
 cargo test --quiet 2>&1
 echo "== Python bindings"
 bash bindings/python/run-tests.sh
+echo "== in-process Python (feature python-inprocess; its own target folder, so the default library stays Python-free)"
+cargo clippy --features python-inprocess --all-targets --quiet --target-dir target/inprocess -- -D warnings
+cargo test --features python-inprocess --test python_inprocess --quiet --target-dir target/inprocess 2>&1
+# The library as C and Python hosts load it (the RTLD_LOCAL test above built it there already).
+cargo build --lib --features python-inprocess --quiet --target-dir target/inprocess-lib
+PLUGHOST_LIBRARY="$PWD/target/inprocess-lib/debug/libplughost.so" python3 -m pytest -q bindings/python/tests/test_python_inprocess.py
 echo "== C# bindings and the Revit loader (mono, NUnit)"
 bash csharp/run-tests.sh

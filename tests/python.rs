@@ -7,10 +7,8 @@
 mod support;
 
 use plughost::python::{PythonRun, PythonValue};
-use plughost::services::ServiceThreading;
 use plughost::{ErrorKind, Host};
 use serde_json::json;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::python_host;
 
@@ -45,7 +43,7 @@ fn results_of_every_kind() {
     let raised = output.result.clone().unwrap_err();
     assert_eq!((raised.kind.as_str(), raised.message.as_str()), ("ZeroDivisionError", "division by zero"));
     assert!(raised.traceback.contains("line 2"), "{}", raised.traceback);
-    assert!(!raised.traceback.contains("prelude"), "the worker's own frames are hidden: {}", raised.traceback);
+    assert!(!raised.traceback.contains("plughost-prelude"), "the worker's own frames are hidden: {}", raised.traceback);
     assert_eq!(output.stdout, "before\n");
     let e = output.into_value().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::PythonError);
@@ -106,35 +104,7 @@ fn named_sessions_keep_their_globals_until_dropped() {
 
 #[test]
 fn scripts_reach_the_host_services() {
-    let host = python_host(r#""Workers": 1"#);
-    host.register_service(
-        "upper",
-        ServiceThreading::AnyThread,
-        Arc::new(|input: &[u8]| Ok(input.to_ascii_uppercase())),
-    )
-    .unwrap();
-    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = seen.clone();
-    host.subscribe(
-        "py.topic",
-        Arc::new(move |e: &plughost::events::Event| sink.lock().unwrap().push(e.payload.clone())),
-    )
-    .unwrap();
-    host.storage_set("from-host", b"42").unwrap();
-    let code = r#"
-import plughost_host as h
-h.log(h.INFO, 'hello from python')
-h.storage_set('from-python', 'stored')
-h.publish('py.topic', b'published')
-[h.call_service('upper', 'shout').decode(), h.storage_get('from-host').decode(), h.storage_get('missing')]
-"#;
-    assert_eq!(value(&host, PythonRun::code(code)), PythonValue::Json(json!(["SHOUT", "42", null])));
-    assert_eq!(host.storage_get("from-python").unwrap(), b"stored");
-    assert_eq!(seen.lock().unwrap().as_slice(), [b"published".to_vec()]);
-    let raised = host.run_python(&PythonRun::code("import plughost_host as h\nh.call_service('nope', b'')")).unwrap();
-    let raised = raised.result.unwrap_err();
-    assert_eq!(raised.kind, "HostError");
-    assert!(raised.message.contains("nope"), "{}", raised.message);
+    support::check_python_host_services(&python_host(r#""Workers": 1"#));
 }
 
 #[test]

@@ -8,8 +8,8 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
-mod executor;
-mod host_module;
+mod audit_hook;
+mod host_services;
 mod limits;
 mod worker;
 
@@ -17,10 +17,9 @@ use plughost::python::protocol::{WorkerSettings, EXIT_PYTHON_UNAVAILABLE, SETTIN
 use std::process::ExitCode;
 
 fn check() -> ExitCode {
-    pyo3::Python::initialize();
-    match pyo3::Python::attach(executor::check_version) {
-        Ok(version) => {
-            println!("Python {version}");
+    match plughost_python_embed::interpreter::start() {
+        Ok(started) => {
+            println!("Python {}", started.version);
             ExitCode::SUCCESS
         }
         Err(why) => {

@@ -1,18 +1,19 @@
 //! The worker as a plugin: `initialize` starts the interpreter, `process` answers the pool's
 //! commands.
 
-use crate::executor::Executor;
-use crate::host_module;
+use crate::host_services::OverSession;
 use plughost::plugin::{Plugin, PluginError, PluginHost};
 use plughost::plugins::protocol::{decode, encode};
-use plughost::python::protocol::{self, RunRequest, WorkerSettings};
-use std::sync::{Mutex, OnceLock};
+use plughost::python::protocol::{self, RunReply, RunRequest, WorkerSettings};
+use plughost_python_embed::{Executor, Job};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// One worker.
 pub struct Worker {
     settings: WorkerSettings,
-    executor: OnceLock<Executor>,
-    /// One run at a time: the capture of `sys.stdout` is per process.
+    executor: OnceLock<&'static Executor>,
+    /// One run at a time: the pool gives a worker one run at a time anyway, and timeouts kill
+    /// the whole process.
     running: Mutex<()>,
 }
 
@@ -22,15 +23,19 @@ impl Worker {
         Worker { settings, executor: OnceLock::new(), running: Mutex::new(()) }
     }
 
-    fn executor(&self) -> Result<&Executor, PluginError> {
-        self.executor.get().ok_or_else(|| PluginError::new("the worker's interpreter is not started"))
+    fn executor(&self) -> Result<&'static Executor, PluginError> {
+        self.executor.get().copied().ok_or_else(|| PluginError::new("the worker's interpreter is not started"))
     }
 }
 
 impl Plugin for Worker {
     fn initialize(&self, host: &PluginHost, _config: &str) -> Result<(), PluginError> {
-        host_module::set_host(host.clone());
-        let executor = Executor::start(&self.settings).map_err(PluginError::new)?;
+        plughost_python_embed::host_module::set_default(Arc::new(OverSession(host.clone())));
+        let executor = Executor::get().map_err(PluginError::new)?;
+        executor.prepend_sys_path(&self.settings.sys_path).map_err(PluginError::new)?;
+        if let Some(policy) = &self.settings.sandbox {
+            crate::audit_hook::install(executor, policy).map_err(PluginError::new)?;
+        }
         let _ = self.executor.set(executor);
         Ok(())
     }
@@ -41,14 +46,17 @@ impl Plugin for Worker {
         match command {
             protocol::RUN => {
                 let request: RunRequest = decode(input, "run request").map_err(PluginError::new)?;
-                executor.run(&request).map(|reply| encode(&reply)).map_err(PluginError::new)
+                let a = executor.run(&Job::from(request.prelude_args()), None).map_err(PluginError::new)?;
+                let reply = RunReply::from_prelude(&a.kind, a.payload, a.stdout, a.stderr, a.truncated, a.duration_us);
+                reply.map(|reply| encode(&reply)).map_err(PluginError::new)
             }
             protocol::DROP_SESSION => {
                 let name = std::str::from_utf8(input).map_err(|e| PluginError::new(e.to_string()))?;
                 executor.drop_session(name).map(|existed| vec![existed as u8]).map_err(PluginError::new)
             }
             protocol::INFO => {
-                let info = serde_json::json!({"python": executor.version, "sandbox": crate::limits::sandbox_report()});
+                let python = &executor.started.version;
+                let info = serde_json::json!({"python": python, "sandbox": crate::limits::sandbox_report()});
                 Ok(info.to_string().into_bytes())
             }
             other => Err(PluginError::new(format!("unknown worker command \"{other}\""))),

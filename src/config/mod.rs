@@ -18,7 +18,7 @@ pub use plugins::{
     spec_from_manifest, valid_name as valid_plugin_name, PluginSpec, PluginsConfig, RestartPolicy,
     SPEC_KEYS as PLUGIN_KEYS,
 };
-pub use python::{PoolStart, PythonConfig, PythonSandbox};
+pub use python::{PoolStart, PythonConfig, PythonMode, PythonSandbox};
 pub use reader::Problem;
 
 use crate::error::{Error, ErrorKind, Result};

@@ -1,5 +1,6 @@
-//! Pooled Python settings (`PlugHost.Python`): the worker processes, their limits and recycling,
-//! the run queue, and the sandbox.
+//! Pooled Python settings (`PlugHost.Python`): the mode (worker processes, or in-process with
+//! feature `python-inprocess`), the workers, their limits and recycling, the run queue, and the
+//! sandbox.
 
 use super::reader::Reader;
 use crate::sandbox::SandboxPolicy;
@@ -17,6 +18,17 @@ pub enum PoolStart {
     FirstUse,
 }
 
+/// Where scripts run (`PlugHost.Python.Mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PythonMode {
+    /// In worker processes: hard timeouts, memory limits, crash containment, the sandbox.
+    Isolated,
+    /// In the host process (cargo feature `python-inprocess`): microsecond calls, best-effort
+    /// timeouts, no memory limit, no sandbox.
+    InProcess,
+}
+
 /// The sandbox of the workers (`PlugHost.Python.Sandbox`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PythonSandbox {
@@ -31,10 +43,12 @@ pub struct PythonSandbox {
 pub struct PythonConfig {
     /// Whether the pool exists; when off every run fails with `PLUGHOST_ERR_PYTHON_UNAVAILABLE`.
     pub enabled: bool,
+    /// Worker processes or the host process.
+    pub mode: PythonMode,
     /// The worker program; `None`: `plughost-python-worker` next to the plughost library, then
     /// next to the executable.
     pub worker_path: Option<PathBuf>,
-    /// How many worker processes run scripts at once.
+    /// How many worker processes (in-process: threads) run scripts at once.
     pub workers: usize,
     /// When they start.
     pub start: PoolStart,
@@ -60,6 +74,7 @@ pub struct PythonConfig {
 
 const KEYS: &[&str] = &[
     "Enabled",
+    "Mode",
     "WorkerPath",
     "Workers",
     "Start",
@@ -95,8 +110,26 @@ pub(super) fn read(r: &mut Reader, value: &Value, path: &str) -> PythonConfig {
         "host-start" => PoolStart::HostStart,
         _ => PoolStart::FirstUse,
     };
+    let mode = match r.choice(o, path, "Mode", &["isolated", "in-process"], "isolated") {
+        "in-process" => PythonMode::InProcess,
+        _ => PythonMode::Isolated,
+    };
+    if mode == PythonMode::InProcess && !cfg!(feature = "python-inprocess") {
+        r.problem(
+            format!("{path}.Mode"),
+            "\"in-process\" needs plughost built with the cargo feature \"python-inprocess\"".into(),
+        );
+    }
+    let sandbox = read_sandbox(r, o.get("Sandbox"), &format!("{path}.Sandbox"));
+    if mode == PythonMode::InProcess && sandbox.enabled {
+        r.problem(
+            format!("{path}.Sandbox.Enabled"),
+            "the sandbox needs worker processes; it cannot be enabled with Mode \"in-process\"".into(),
+        );
+    }
     PythonConfig {
         enabled: r.boolean(o, path, "Enabled", true),
+        mode,
         worker_path: r.path(o, path, "WorkerPath"),
         workers: r.integer(o, path, "Workers", 5, 1, 256) as usize,
         start,
@@ -108,7 +141,7 @@ pub(super) fn read(r: &mut Reader, value: &Value, path: &str) -> PythonConfig {
         recycle_above_rss: mb(r, "RecycleAboveMb", 512),
         max_output_chars: r.integer(o, path, "MaxOutputChars", 1 << 20, 0, 1 << 30) as usize,
         sys_path: r.paths(o, path, "SysPath"),
-        sandbox: read_sandbox(r, o.get("Sandbox"), &format!("{path}.Sandbox")),
+        sandbox,
     }
 }
 
@@ -143,6 +176,7 @@ mod tests {
     fn defaults_and_every_key() {
         let c = Config::from_json("{}").unwrap();
         assert_eq!((c.python.workers, c.python.queue_limit, c.python.enabled), (5, 64, true));
+        assert_eq!(c.python.mode, super::PythonMode::Isolated);
         assert_eq!(c.python.timeout, Duration::from_secs(30));
         assert!(!c.python.sandbox.enabled);
         assert_eq!(c.python.sandbox.policy.blocked_imports, ["ctypes", "_ctypes"]);
@@ -178,5 +212,21 @@ mod tests {
         ] {
             assert!(e.message().contains(expected), "{expected:?} missing from:\n{}", e.message());
         }
+    }
+
+    #[test]
+    fn in_process_mode_needs_the_feature_and_no_sandbox() {
+        let read = |text: &str| Config::from_json(text).map(|c| c.python.mode);
+        let e = read(r#"{"PlugHost": {"Python": {"Mode": "in-process", "Sandbox": {"Enabled": true}}}}"#).unwrap_err();
+        assert!(e.message().contains("$.PlugHost.Python.Sandbox.Enabled: the sandbox needs worker processes"), "{e}");
+        let answer = read(r#"{"PlugHost": {"Python": {"Mode": "in-process"}}}"#);
+        if cfg!(feature = "python-inprocess") {
+            assert_eq!(answer.unwrap(), super::PythonMode::InProcess);
+        } else {
+            let e = answer.unwrap_err();
+            assert!(e.message().contains("$.PlugHost.Python.Mode: \"in-process\" needs plughost built with the cargo feature \"python-inprocess\""), "{e}");
+        }
+        let e = read(r#"{"PlugHost": {"Python": {"Mode": "inline"}}}"#).unwrap_err();
+        assert!(e.message().contains("expected one of isolated, in-process"), "{e}");
     }
 }

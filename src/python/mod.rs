@@ -8,8 +8,12 @@
 //! - [`run`](crate::python::run): a run's request and its output, as the Rust API and the C ABI see them;
 //! - [`locate`](crate::python::locate): finding the worker program and checking that Python can start;
 //! - [`worker`](crate::python::worker): one worker process and its counters;
-//! - [`pool`](crate::python::pool): the workers, the queue, named sessions, health.
+//! - [`pool`](crate::python::pool): the workers, the queue, named sessions, health;
+//! - `inprocess` (feature `python-inprocess`): the same on threads of the host process, with
+//!   best-effort timeouts.
 
+#[cfg(feature = "python-inprocess")]
+pub mod inprocess;
 pub mod locate;
 pub mod pool;
 pub mod protocol;

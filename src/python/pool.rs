@@ -68,6 +68,9 @@ struct PoolCounters {
 /// The pool of Python workers of one host.
 pub struct PythonPool {
     config: PythonConfig,
+    /// The in-process mode's pool, which then serves every run instead of worker processes.
+    #[cfg(feature = "python-inprocess")]
+    in_process: Option<Arc<super::inprocess::InProcessPool>>,
     ipc: IpcSettings,
     shared: Arc<HostShared>,
     state: Mutex<PoolState>,
@@ -82,6 +85,12 @@ pub struct PythonPool {
 pub struct PoolStatus {
     /// Whether `PlugHost.Python.Enabled`.
     pub enabled: bool,
+    /// `isolated` (worker processes) or `in-process`.
+    pub mode: crate::config::PythonMode,
+    /// In-process: the runner threads alive (worker processes: 0, see `workers`).
+    pub threads: usize,
+    /// In-process: threads abandoned after a run that did not stop at its timeout.
+    pub poisoned_threads: u64,
     /// `started`, `not started` (first use has not come), `unavailable`, or `stopped`.
     pub state: &'static str,
     /// The Python version the workers run, or why Python is unavailable.
@@ -119,6 +128,9 @@ impl PythonPool {
     pub fn new(config: &PythonConfig, ipc: &IpcSettings, shared: &Arc<HostShared>) -> Arc<PythonPool> {
         Arc::new(PythonPool {
             config: config.clone(),
+            #[cfg(feature = "python-inprocess")]
+            in_process: (config.mode == crate::config::PythonMode::InProcess)
+                .then(|| super::inprocess::InProcessPool::new(config, shared)),
             ipc: ipc.clone(),
             shared: shared.clone(),
             state: Mutex::new(PoolState {
@@ -145,6 +157,13 @@ impl PythonPool {
         }
         let pool = self.clone();
         let spawned = std::thread::Builder::new().name("plughost-python-start".into()).spawn(move || {
+            #[cfg(feature = "python-inprocess")]
+            if let Some(in_process) = &pool.in_process {
+                if let Err(e) = in_process.ensure_started() {
+                    tracing::warn!(error = %e, "in-process Python did not start");
+                }
+                return;
+            }
             if let Err(e) = pool.ensure_started() {
                 tracing::warn!(error = %e, "the Python pool did not start");
             }
@@ -238,17 +257,15 @@ impl PythonPool {
 
     /// Run `run` on a worker.
     pub fn run(&self, run: &PythonRun) -> Result<PythonOutput> {
+        #[cfg(feature = "python-inprocess")]
+        if let Some(in_process) = &self.in_process {
+            return in_process.run(run);
+        }
         run.validate()?;
         let deadline = Instant::now() + run.timeout.unwrap_or(self.config.timeout);
         self.ensure_started()?;
         let worker = self.acquire(run.session.as_deref(), deadline)?;
-        let request = RunRequest {
-            source: run.source.clone(),
-            args: run.args.to_string(),
-            kwargs: run.kwargs.to_string(),
-            session: run.session.clone(),
-            max_output: self.config.max_output_chars as u64,
-        };
+        let request = run.request(self.config.max_output_chars as u64);
         let result = self.run_on(&worker, &request, deadline);
         self.release(&worker, result.as_ref().err());
         result
@@ -256,6 +273,10 @@ impl PythonPool {
 
     /// Forget the named session's globals; whether it existed.
     pub fn drop_session(&self, name: &str) -> Result<bool> {
+        #[cfg(feature = "python-inprocess")]
+        if let Some(in_process) = &self.in_process {
+            return in_process.drop_session(name);
+        }
         let deadline = Instant::now() + self.config.timeout;
         {
             let mut s = self.state.lock();
@@ -453,6 +474,10 @@ impl PythonPool {
 
     /// Stop every worker; waiting runs fail with `HostStopped`.
     pub fn stop(&self) {
+        #[cfg(feature = "python-inprocess")]
+        if let Some(in_process) = &self.in_process {
+            in_process.stop();
+        }
         let workers = {
             let mut s = self.state.lock();
             s.stopped = true;
@@ -470,6 +495,10 @@ impl PythonPool {
 
     /// A snapshot for health.
     pub fn status(&self) -> PoolStatus {
+        #[cfg(feature = "python-inprocess")]
+        if let Some(in_process) = &self.in_process {
+            return in_process.status();
+        }
         let s = self.state.lock();
         let (state, python) = match &s.availability {
             _ if s.stopped => ("stopped", None),
@@ -486,6 +515,9 @@ impl PythonPool {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         PoolStatus {
             enabled: self.config.enabled,
+            mode: self.config.mode,
+            threads: 0,
+            poisoned_threads: 0,
             state,
             python,
             queue_depth,

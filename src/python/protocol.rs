@@ -98,3 +98,51 @@ pub struct RunReply {
     /// Time spent running, in microseconds.
     pub duration_us: u64,
 }
+
+impl Source {
+    /// The source as the prelude's `run` takes it: `(kind, first, second)` with kind `code`
+    /// (code, file name), `file` (path, "") or `function` (module, function).
+    pub fn parts(&self) -> (&str, &str, &str) {
+        match self {
+            Source::Code { code, filename } => ("code", code, filename),
+            Source::File(path) => ("file", path, ""),
+            Source::Function { module, function } => ("function", module, function),
+        }
+    }
+}
+
+/// A run as the prelude's `run` takes it: kind, first, second (see [`Source::parts`]), args,
+/// kwargs, session, max_output.
+pub type PreludeArgs<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str, Option<&'a str>, u64);
+
+impl RunRequest {
+    /// This request as the prelude's `run` takes it.
+    pub fn prelude_args(&self) -> PreludeArgs<'_> {
+        let (kind, first, second) = self.source.parts();
+        (kind, first, second, &self.args, &self.kwargs, self.session.as_deref(), self.max_output)
+    }
+}
+
+impl RunReply {
+    /// The reply from what the prelude answered: `kind` is `json`, `bytes` or `raised` (then
+    /// `payload` is JSON with `kind`, `message` and `traceback`).
+    pub fn from_prelude(
+        kind: &str,
+        payload: Vec<u8>,
+        stdout: String,
+        stderr: String,
+        truncated: bool,
+        duration_us: u64,
+    ) -> Result<RunReply, String> {
+        let outcome = match kind {
+            "bytes" => Outcome::Bytes(payload),
+            "json" => Outcome::Json(String::from_utf8_lossy(&payload).into_owned()),
+            _ => {
+                let raised: serde_json::Value = serde_json::from_slice(&payload).map_err(|e| e.to_string())?;
+                let field = |name: &str| raised[name].as_str().unwrap_or_default().to_owned();
+                Outcome::Raised { kind: field("kind"), message: field("message"), traceback: field("traceback") }
+            }
+        };
+        Ok(RunReply { outcome, stdout, stderr, truncated, duration_us })
+    }
+}

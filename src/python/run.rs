@@ -1,7 +1,7 @@
 //! One run of Python: what to run ([`PythonRun`], also read from the JSON request of
 //! `plughost_python_run`) and what came of it ([`PythonOutput`], also written as the JSON answer).
 
-use super::protocol::{Outcome, RunReply, Source};
+use super::protocol::{Outcome, RunReply, RunRequest, Source};
 use crate::error::{Error, ErrorKind, Result};
 use base64::Engine;
 use serde_json::{json, Map, Value};
@@ -103,6 +103,18 @@ impl PythonRun {
             }
         }
         Ok(())
+    }
+
+    /// The request a worker (or the in-process pool) runs, keeping `max_output` characters of
+    /// each stream.
+    pub fn request(&self, max_output: u64) -> RunRequest {
+        RunRequest {
+            source: self.source.clone(),
+            args: self.args.to_string(),
+            kwargs: self.kwargs.to_string(),
+            session: self.session.clone(),
+            max_output,
+        }
     }
 
     /// Read a JSON request: exactly one of `code` (with an optional `filename`), `file`, or

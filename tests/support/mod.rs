@@ -235,3 +235,45 @@ pub fn host_events(
     .unwrap();
     receiver
 }
+
+/// Check that a script of `host` reaches its services through `plughost_host`: log, storage both
+/// ways, a registered service, the event bus, and `HostError` for a missing service (the same
+/// for worker processes and the in-process mode).
+pub fn check_python_host_services(host: &plughost::Host) {
+    use plughost::python::{PythonRun, PythonValue};
+    use plughost::services::ServiceThreading;
+    use serde_json::json;
+    use std::sync::Arc;
+
+    host.register_service(
+        "upper",
+        ServiceThreading::AnyThread,
+        Arc::new(|input: &[u8]| Ok(input.to_ascii_uppercase())),
+    )
+    .unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    host.subscribe(
+        "py.topic",
+        Arc::new(move |e: &plughost::events::Event| sink.lock().unwrap().push(e.payload.clone())),
+    )
+    .unwrap();
+    host.storage_set("from-host", b"42").unwrap();
+    let code = r#"
+import plughost_host as h
+h.log(h.INFO, 'hello from python')
+h.storage_set('from-python', 'stored')
+h.publish('py.topic', b'published')
+[h.call_service('upper', 'shout').decode(), h.storage_get('from-host').decode(), h.storage_get('missing')]
+"#;
+    assert_eq!(
+        host.run_python(&PythonRun::code(code)).unwrap().into_value().unwrap(),
+        PythonValue::Json(json!(["SHOUT", "42", null]))
+    );
+    assert_eq!(host.storage_get("from-python").unwrap(), b"stored");
+    assert_eq!(seen.lock().unwrap().as_slice(), [b"published".to_vec()]);
+    let raised = host.run_python(&PythonRun::code("import plughost_host as h\nh.call_service('nope', b'')")).unwrap();
+    let raised = raised.result.unwrap_err();
+    assert_eq!(raised.kind, "HostError");
+    assert!(raised.message.contains("nope"), "{}", raised.message);
+}

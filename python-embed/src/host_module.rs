@@ -1,27 +1,60 @@
 //! The `plughost_host` module scripts import to reach the host's services: its log, its
 //! key-value storage, the services the application registered, and the event bus. Each call goes
-//! to the host over the worker's session with the interpreter's lock released.
+//! to a [`HostServices`] with the interpreter's lock released: the one the current run was given
+//! ([`Executor::run`](crate::Executor::run)), else the process's default ([`set_default`]).
 
-use plughost::plugin::{PluginError, PluginHost};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use std::sync::OnceLock;
+use std::cell::RefCell;
+use std::sync::{Arc, OnceLock};
 
 pyo3::create_exception!(plughost_host, HostError, PyRuntimeError, "A host service call failed.");
 
-/// The host of this worker, set once when the worker starts.
-static HOST: OnceLock<PluginHost> = OnceLock::new();
+/// What scripts may ask of the host. Errors are messages shown to the script as `HostError`.
+pub trait HostServices: Send + Sync {
+    /// Log `message` at `level` (1 error .. 5 trace).
+    fn log(&self, level: u32, message: &str) -> Result<(), String>;
+    /// The value stored under `key`, or `None`.
+    fn storage_get(&self, key: &str) -> Result<Option<Vec<u8>>, String>;
+    /// Store `value` under `key`.
+    fn storage_set(&self, key: &str, value: &[u8]) -> Result<(), String>;
+    /// Call the application's service `name`.
+    fn call_service(&self, name: &str, input: &[u8]) -> Result<Vec<u8>, String>;
+    /// Publish an event; how many subscribers it reached (or its sequence number).
+    fn publish(&self, topic: &str, payload: &[u8]) -> Result<u64, String>;
+}
 
-/// Remember `host` for the module's functions.
-pub fn set_host(host: PluginHost) {
-    let _ = HOST.set(host);
+/// The host of threads that run no run of their own (threads a script started).
+static DEFAULT: OnceLock<Arc<dyn HostServices>> = OnceLock::new();
+
+thread_local! {
+    /// The host of the run on this thread.
+    static CURRENT: RefCell<Option<Arc<dyn HostServices>>> = const { RefCell::new(None) };
+}
+
+/// Set the host of threads that have no run of their own, once per process.
+pub fn set_default(host: Arc<dyn HostServices>) {
+    let _ = DEFAULT.set(host);
+}
+
+/// Make `host` the host of this thread until the guard is dropped.
+pub(crate) fn enter(host: Option<&Arc<dyn HostServices>>) -> impl Drop {
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            CURRENT.with(|c| c.borrow_mut().take());
+        }
+    }
+    CURRENT.with(|c| *c.borrow_mut() = host.cloned());
+    Leave
 }
 
 /// Run `call` on the host with the interpreter's lock released; a failure becomes `HostError`.
-fn with_host<T: Send>(py: Python<'_>, call: impl FnOnce(&PluginHost) -> Result<T, PluginError> + Send) -> PyResult<T> {
-    let host = HOST.get().ok_or_else(|| HostError::new_err("the worker is not connected to a host"))?;
-    py.detach(|| call(host)).map_err(|e| HostError::new_err(format!("{} (status {})", e.message, e.status)))
+fn with_host<T: Send>(py: Python<'_>, call: impl FnOnce(&dyn HostServices) -> Result<T, String> + Send) -> PyResult<T> {
+    let host = CURRENT.with(|c| c.borrow().clone()).or_else(|| DEFAULT.get().cloned());
+    let host = host.ok_or_else(|| HostError::new_err("this thread is not connected to a host"))?;
+    py.detach(|| call(host.as_ref())).map_err(HostError::new_err)
 }
 
 /// Text or bytes as bytes.
@@ -68,7 +101,7 @@ fn publish(py: Python<'_>, topic: &str, payload: &Bound<'_, PyAny>) -> PyResult<
 }
 
 /// Make the module importable as `plughost_host` (call once, with the interpreter's lock).
-pub fn install(py: Python<'_>) -> PyResult<()> {
+pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
     let module = PyModule::new(py, "plughost_host")?;
     module.add("HostError", py.get_type::<HostError>())?;
     module.add_function(wrap_pyfunction!(log, &module)?)?;

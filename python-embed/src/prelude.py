@@ -1,9 +1,11 @@
-"""The worker's run logic, loaded once into the worker's interpreter as `_plughost_worker`.
+"""plughost's run logic, loaded once into the interpreter as `_plughost_prelude` (by a worker
+process, or by the library itself in the in-process mode).
 
-One run at a time: `run` swaps `sys.stdout` and `sys.stderr` for capturing writers, executes,
-restores them, and answers `(kind, payload, stdout, stderr, truncated)` where `kind` is `json`
-(payload: the result as JSON text), `bytes`, or `raised` (payload: type name, message and
-traceback as JSON text).
+Runs may go on in several threads at once: `sys.stdout` and `sys.stderr` are replaced once by
+dispatching writers that send what a thread writes to the capture of the run on that thread (by
+`_thread.get_ident()`), and what other threads write to the stream they replaced. `run` answers
+`(kind, payload, stdout, stderr, truncated)` where `kind` is `json` (payload: the result as JSON
+text), `bytes`, or `raised` (payload: type name, message and traceback as JSON text).
 """
 
 import _ast
@@ -11,23 +13,27 @@ import builtins
 import io
 import json
 import sys
+from _thread import allocate_lock, get_ident
 
 _sessions = {}
 _code_cache = {}
 _CODE_CACHE_LIMIT = 256
+# The file name this module is compiled under (see executor.rs); its frames are left out of
+# tracebacks.
+_FILENAME = "<plughost-prelude>"
 
 
-class _Capture(io.TextIOBase):
-    """A text stream keeping at most `limit` characters; the rest is counted and cut off."""
+class _Capture:
+    """What one run wrote to one stream: at most `limit` characters; the rest is counted and cut
+    off. Only `_Dispatch` writes to it (a plain object: one is made per stream per run)."""
+
+    __slots__ = ("_parts", "_size", "_limit", "truncated")
 
     def __init__(self, limit):
         self._parts = []
         self._size = 0
         self._limit = limit
         self.truncated = False
-
-    def writable(self):
-        return True
 
     def write(self, text):
         if not isinstance(text, str):
@@ -42,6 +48,45 @@ class _Capture(io.TextIOBase):
 
     def getvalue(self):
         return "".join(self._parts)
+
+
+class _Dispatch(io.TextIOBase):
+    """Stands in for `sys.stdout` or `sys.stderr`: a thread with a run in progress writes to that
+    run's capture, any other thread to the stream this one replaced (`None`: dropped)."""
+
+    def __init__(self, fallback):
+        self._fallback = fallback
+        self.captures = {}
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        capture = self.captures.get(get_ident())
+        if capture is not None:
+            return capture.write(text)
+        if self._fallback is None:
+            return len(text)
+        return self._fallback.write(text)
+
+    def flush(self):
+        if get_ident() not in self.captures and self._fallback is not None:
+            self._fallback.flush()
+
+
+_install_lock = allocate_lock()
+
+
+def _dispatcher(name):
+    """The dispatching writer installed as `sys.<name>`, installed again if someone replaced it."""
+    stream = getattr(sys, name)
+    if type(stream) is not _Dispatch:
+        with _install_lock:
+            stream = getattr(sys, name)
+            if type(stream) is not _Dispatch:
+                stream = _Dispatch(stream)
+                setattr(sys, name, stream)
+    return stream
 
 
 def _compile(source, filename):
@@ -88,7 +133,7 @@ def _execute(kind, first, second, args_json, kwargs_json, session):
         source, filename = first, second
     body, last = _compile(source, filename)
     scope = _globals(session, filename)
-    scope["args"] = json.loads(args_json)
+    scope["args"] = None if args_json == "null" else json.loads(args_json)
     exec(body, scope)
     return eval(last, scope) if last is not None else None
 
@@ -106,19 +151,23 @@ def _encode(value):
 
 def run(kind, first, second, args_json, kwargs_json, session, max_output):
     out, err = _Capture(max_output), _Capture(max_output)
-    saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = out, err
+    ident = get_ident()
+    stdout, stderr = _dispatcher("stdout"), _dispatcher("stderr")
+    stdout.captures[ident], stderr.captures[ident] = out, err
     try:
         answer, payload = _encode(_execute(kind, first, second, args_json, kwargs_json, session))
     except BaseException as e:  # noqa: B036 - the script's every exception is its answer
         import traceback
 
-        frames = e.__traceback__.tb_next if e.__traceback__ is not None else None
+        frames = e.__traceback__
+        while frames is not None and frames.tb_frame.f_code.co_filename == _FILENAME:
+            frames = frames.tb_next
         text = "".join(traceback.format_exception(type(e), e, frames))
         answer = "raised"
         payload = json.dumps({"kind": type(e).__name__, "message": str(e), "traceback": text}).encode("utf-8")
     finally:
-        sys.stdout, sys.stderr = saved
+        stdout.captures.pop(ident, None)
+        stderr.captures.pop(ident, None)
     return answer, payload, out.getvalue(), err.getvalue(), out.truncated or err.truncated
 
 
