@@ -2,7 +2,8 @@
 //! CPU-bound throughput on 2 workers against 1.
 //!
 //! - Overhead: `Host::run_python("pass")` one run after another on a started pool, against
-//!   starting a fresh `python3 -c pass` per run (what a host without a pool pays), in the same
+//!   starting a fresh `python3 -c pass` per run (what a host without a pool pays; the interpreter's
+//!   own executable, not a launcher script such as pyenv's shim), in the same
 //!   run. The seed's pool claimed "under 10 ms"; the target is 100x under it.
 //! - Pool start: from `Host::from_json` with 5 workers to the first answered run (the workers
 //!   start in parallel), repeated; and the resident size of each started worker.
@@ -63,23 +64,37 @@ fn with_in_process(_group: &mut Group<'_>) -> Option<Arc<Host>> {
     None
 }
 
+/// The interpreter's own executable (`sys.executable`), so that the peer does not pay for a
+/// launcher script in front of it.
+fn python_executable() -> String {
+    let output =
+        Command::new("python3").args(["-c", "import sys; print(sys.executable)"]).output().expect("python3 runs");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
 fn overhead() {
+    let python = python_executable();
     let host = pool(1);
     run(&host, "pass");
-    let mut group =
-        Group::new("Python: running `pass`", Settings::new(Duration::from_secs(1), Duration::from_millis(200), 15));
+    let settings = Settings::new(Duration::from_secs(1), Duration::from_millis(200), 15);
+    let mut group = Group::new("Python: running `pass`", settings);
     let in_process = with_in_process(&mut group);
-    let summaries = group
-        .case("pool run (isolated worker)", Some("python3 -c pass"), || run(&host, "pass"))
-        .case("python3 -c pass", None, || {
-            let status = Command::new("python3").args(["-c", "pass"]).status().expect("python3 runs");
-            assert!(status.success());
-        })
-        .run();
-    target("pool run of `pass` p50", find(&summaries, "pool run (isolated worker)").median, 100_000.0);
+    let summaries = group.case("pool run (isolated worker)", None, || run(&host, "pass")).run();
+    let pool_median = find(&summaries, "pool run (isolated worker)").median;
+    target("pool run of `pass` p50", pool_median, 100_000.0);
     if in_process.is_some() {
         target("in-process run of `pass` p50", find(&summaries, "in-process run").median, 20_000.0);
     }
+    // The peer in a group of its own: starting processes next to the pool's runs (interleaved
+    // sample by sample) slowed the runs that followed several-fold.
+    let peer = Group::new("Python: a fresh interpreter per run (the peer)", settings)
+        .case("python3 -c pass", None, || {
+            let status = Command::new(&python).args(["-c", "pass"]).status().expect("python3 runs");
+            assert!(status.success());
+        })
+        .run();
+    let fresh = find(&peer, "python3 -c pass").median;
+    println!("pool run of `pass` against a fresh interpreter: {:.0}x faster", fresh / pool_median);
 }
 
 fn start_and_size() {

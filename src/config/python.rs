@@ -137,7 +137,7 @@ pub(super) fn read(r: &mut Reader, value: &Value, path: &str) -> PythonConfig {
         timeout: ms(r, "TimeoutMs", 30_000),
         start_timeout: ms(r, "StartTimeoutMs", 10_000),
         memory_limit: mb(r, "MemoryLimitMb", 1024),
-        recycle_after_runs: r.integer(o, path, "RecycleAfterRuns", 1_000, 0, u32::MAX as u64),
+        recycle_after_runs: r.integer(o, path, "RecycleAfterRuns", 0, 0, u32::MAX as u64),
         recycle_above_rss: mb(r, "RecycleAboveMb", 512),
         max_output_chars: r.integer(o, path, "MaxOutputChars", 1 << 20, 0, 1 << 30) as usize,
         sys_path: r.paths(o, path, "SysPath"),
