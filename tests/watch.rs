@@ -144,6 +144,21 @@ fn a_half_written_file_is_retried_until_complete() {
 }
 
 #[test]
+fn an_event_that_leaves_the_loaded_files_as_they_were_reloads_nothing() {
+    let f = fixtures();
+    let Watched { sb: _sb, h, outcomes, path, id } = watched(true);
+    replace_file(&f.counter_v2, &path);
+    outcomes.expect(RELOADING_TOPIC);
+    outcomes.expect(RELOADED_TOPIC);
+    // Opened for writing and closed, with nothing written (as the last step of a write that a
+    // retry already loaded): a file event, but the files are as they were loaded.
+    drop(std::fs::OpenOptions::new().append(true).open(&path).unwrap());
+    assert!(outcomes.during(QUIET).is_empty(), "nothing to reload");
+    assert_eq!(version(&h, id), "2.0.0");
+    assert_eq!(h.health().modules[0].reloads, 1);
+}
+
+#[test]
 fn a_broken_build_rolls_back_and_the_old_generation_keeps_serving() {
     let f = fixtures();
     let Watched { sb: _sb, h, outcomes, path, id } = watched(true);

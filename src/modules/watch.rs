@@ -7,7 +7,9 @@
 //! polls. A module's pending reload is due `debounce` after its last event; a file that is not a
 //! complete library yet (the ELF pre-check fails, or the load reports it not loadable, not found
 //! or without entry) is tried again every `retry` until it loads or `retry_limit` has passed, and
-//! any new event restarts the debounce. Each attempt is announced on the bus
+//! any new event restarts the debounce. A module whose files are still as its last watched reload
+//! loaded them (length and modification time of each) is not reloaded again: the tail of a write
+//! that a retry already loaded makes an event but no change. Each attempt is announced on the bus
 //! ([`RELOADING_TOPIC`]) and ends with exactly one [`RELOADED_TOPIC`] or [`ROLLED_BACK_TOPIC`].
 //!
 //! The folders holding the modules are watched (not the files, which builds replace by renaming);
@@ -27,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::{JoinHandle, ThreadId};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Published (source `host`) when a changed module is about to be reloaded:
 /// `{"module": name, "id": id, "path": original file}`.
@@ -140,8 +142,14 @@ impl Watcher {
             dependencies: modules.copies_dependencies(),
         }));
         watched.lock().sync(&modules);
-        let worker =
-            Worker { watched: watched.clone(), modules: modules.clone(), shared, config, pending: HashMap::new() };
+        let worker = Worker {
+            watched: watched.clone(),
+            modules: modules.clone(),
+            shared,
+            config,
+            pending: HashMap::new(),
+            loaded: HashMap::new(),
+        };
         let thread = std::thread::Builder::new()
             .name("plughost-watch".into())
             .spawn(move || worker.run(&receiver))
@@ -205,6 +213,30 @@ struct Pending {
     announced: bool,
 }
 
+/// What a module's files looked like: path, length and modification time of its original file
+/// and (when sibling libraries are copied with it) of the libraries beside it.
+type Fingerprint = Vec<(PathBuf, u64, Option<SystemTime>)>;
+
+/// The fingerprint of `target`'s files now.
+fn fingerprint(target: &WatchTarget, dependencies: bool) -> Fingerprint {
+    let mut files = vec![target.source.clone()];
+    if dependencies {
+        if let Some(entries) = target.source.parent().and_then(|folder| std::fs::read_dir(folder).ok()) {
+            files.extend(entries.flatten().map(|e| e.path()).filter(|p| shadow::is_sibling_library(p)));
+        }
+    }
+    files.sort();
+    files.dedup();
+    files
+        .into_iter()
+        .map(|path| {
+            let meta = std::fs::metadata(&path).ok();
+            let (len, modified) = meta.map_or((0, None), |m| (m.len(), m.modified().ok()));
+            (path, len, modified)
+        })
+        .collect()
+}
+
 /// The watcher thread's state.
 struct Worker {
     watched: Arc<Mutex<Watched>>,
@@ -212,6 +244,9 @@ struct Worker {
     shared: Arc<HostShared>,
     config: WatchConfig,
     pending: HashMap<ModuleId, Pending>,
+    /// The fingerprint of the files each module's latest watched reload loaded: a later event
+    /// that left them so (the tail of a write that a retry already loaded) reloads nothing.
+    loaded: HashMap<ModuleId, Fingerprint>,
 }
 
 impl Worker {
@@ -277,11 +312,20 @@ impl Worker {
 
     /// Try to reload module `id`, whose files have been quiet for the debounce time.
     fn attempt(&mut self, id: ModuleId) {
-        let target = self.watched.lock().targets.iter().find(|t| t.id == id).cloned();
+        let (target, dependencies) = {
+            let watched = self.watched.lock();
+            (watched.targets.iter().find(|t| t.id == id).cloned(), watched.dependencies)
+        };
         let (Some(target), Some(pending)) = (target, self.pending.get_mut(&id)) else {
             self.pending.remove(&id);
             return;
         };
+        let print = fingerprint(&target, dependencies);
+        if !pending.announced && self.loaded.get(&id) == Some(&print) {
+            tracing::debug!(module = %target.name, "module files as last loaded; nothing to reload");
+            self.pending.remove(&id);
+            return;
+        }
         let announce = !std::mem::replace(&mut pending.announced, true);
         if announce {
             tracing::info!(module = %target.name, path = %target.source.display(), "module files changed; reloading");
@@ -300,7 +344,10 @@ impl Worker {
         let now = Instant::now();
         let Some(pending) = self.pending.get_mut(&id) else { return };
         let error = match result {
-            Ok(generation) => return self.reloaded(id, &target, generation),
+            Ok(generation) => {
+                self.loaded.insert(id, print);
+                return self.reloaded(id, &target, generation);
+            }
             Err(e) if e.kind() == ErrorKind::ModuleDrainTimeout => {
                 // The new generation serves; the old one finishes its calls in the background.
                 let generation = self.modules.generation_number(id).unwrap_or(0);
