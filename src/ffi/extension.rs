@@ -4,9 +4,10 @@
 use super::args;
 use super::boundary::status;
 use super::buffer::{self, plughost_buffer};
-use super::host::{live, plughost_host};
+use super::host::{host_text, live, plughost_host};
 use crate::config::ExtensionsConfig;
 use crate::extensions::package;
+use crate::host::Host;
 use std::path::Path;
 
 /// Write the host's extensions as UTF-8 JSON into a new buffer: `{"order": [names in load order],
@@ -25,13 +26,8 @@ pub unsafe extern "C" fn plughost_host_extensions_json(
     host: *const plughost_host,
     out_json: *mut plughost_buffer,
 ) -> i32 {
-    status(|| {
-        // SAFETY: the caller's contract.
-        let h = unsafe { live(host)? };
-        let out = args::out(out_json, "out_json")?;
-        // SAFETY: checked out-pointer.
-        unsafe { buffer::store_into(out, h.extensions_json().into_bytes()) }
-    })
+    // SAFETY: the caller's contract, forwarded.
+    unsafe { host_text(host, out_json, Host::extensions_json) }
 }
 
 /// Scan the extension search paths and the store again now: new module extensions are loaded (in

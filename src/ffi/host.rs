@@ -143,6 +143,25 @@ pub unsafe extern "C" fn plughost_host_free(host: *mut plughost_host) {
     })
 }
 
+/// The body of the functions that write a text about the host (JSON) into a new buffer in
+/// `out_json`: the host checked, the out-pointer checked, `text` of the host stored.
+///
+/// # Safety
+/// `host` from `plughost_host_new`; `out_json` valid for a write.
+pub(crate) unsafe fn host_text(
+    host: *const plughost_host,
+    out_json: *mut plughost_buffer,
+    text: impl FnOnce(&Host) -> String,
+) -> i32 {
+    status(|| {
+        // SAFETY: the caller's contract.
+        let h = unsafe { live(host)? };
+        let out = args::out(out_json, "out_json")?;
+        // SAFETY: checked out-pointer.
+        unsafe { buffer::store_into(out, text(&h).into_bytes()) }
+    })
+}
+
 /// Write the health report (UTF-8 JSON: overall status with reasons, modules, retained
 /// generations, process figures, per-command latency percentiles) into a new buffer; the caller
 /// frees it with `plughost_buffer_free`.
@@ -153,13 +172,8 @@ pub unsafe extern "C" fn plughost_host_free(host: *mut plughost_host) {
 /// Threads: any.
 #[no_mangle]
 pub unsafe extern "C" fn plughost_host_health(host: *const plughost_host, out_json: *mut plughost_buffer) -> i32 {
-    status(|| {
-        // SAFETY: the caller's contract.
-        let h = unsafe { live(host)? };
-        let out = args::out(out_json, "out_json")?;
-        // SAFETY: checked out-pointer.
-        unsafe { buffer::store_into(out, h.health_json().into_bytes()) }
-    })
+    // SAFETY: the caller's contract, forwarded.
+    unsafe { host_text(host, out_json, Host::health_json) }
 }
 
 /// Run a health check now (every probe, then recovery of what they found, as the monitor does
@@ -197,13 +211,8 @@ pub unsafe extern "C" fn plughost_host_health_history(
     host: *const plughost_host,
     out_json: *mut plughost_buffer,
 ) -> i32 {
-    status(|| {
-        // SAFETY: the caller's contract.
-        let h = unsafe { live(host)? };
-        let out = args::out(out_json, "out_json")?;
-        // SAFETY: checked out-pointer.
-        unsafe { buffer::store_into(out, h.health_history_json().into_bytes()) }
-    })
+    // SAFETY: the caller's contract, forwarded.
+    unsafe { host_text(host, out_json, Host::health_history_json) }
 }
 
 /// Set the log callback (NULL clears it). It receives every plughost event of the process at or
