@@ -3,9 +3,10 @@
 //! failure prints its seed; replay it with `PLUGHOST_FUZZ_SEED=<seed> cargo test --test ipc_fuzz`.
 //! Longer, coverage-guided runs: see fuzz/README.md.
 
-use plughost::ipc::frame::{self, FrameLimits, FramePayload, SlotDescriptor, HEADER_SIZE};
+use plughost::ipc::frame::{self, FrameLimits, FramePayload, SlotDescriptor, FRAME_ALIGN, WORD};
 use plughost::ipc::fuzzing::{self, seeds, RingScript, XorShift, RING_IMAGE_LEN};
 use plughost::ipc::layout::RING_CONTROL_SIZE;
+use plughost::ipc::ring;
 
 /// Inputs per seed (two seeds per run).
 const INPUTS: usize = 100_000;
@@ -56,11 +57,13 @@ fn frame_bytes(rng: &mut XorShift, limits: &FrameLimits, out: &mut Vec<u8>) {
             FramePayload::Inline(&body[..len])
         }
     };
-    if frame::encode(payload, limits, out).is_err() {
+    if frame::encode(payload, 0, limits, out).is_err() {
         // An out-of-range descriptor: encode it by hand, as a hostile peer would.
         if let FramePayload::Slot(d) = payload {
-            out.extend_from_slice(&[16, 0, 0, 0, 3, 0, 0, 0]);
+            let start = out.len();
+            out.extend_from_slice(&(16u64 << 32 | 3 << 48).to_le_bytes());
             out.extend_from_slice(&d.encode());
+            out.resize(start + FRAME_ALIGN, 0);
         }
     }
 }
@@ -114,7 +117,8 @@ fn frame_decode_survives_generated_inputs() {
 fn count_frames(bytes: &[u8], limits: &FrameLimits) -> usize {
     let mut rest = bytes;
     let mut n = 0;
-    while let Ok(d) = frame::decode(rest, limits) {
+    let mut out = Vec::new();
+    while let Ok(d) = frame::decode(rest, limits, &mut out) {
         rest = &rest[d.size..];
         n += 1;
     }
@@ -122,33 +126,43 @@ fn count_frames(bytes: &[u8], limits: &FrameLimits) -> usize {
 }
 
 /// A script in which an honest producer sends `messages` frames through ring 0 while the consumer
-/// receives, going around the ring; `hostile` adds a hostile peer's writes at random steps.
+/// receives, going around the ring; `hostile` adds a hostile peer's writes at random steps. Each
+/// frame is written whole (markers and payload, its header word last), as the producer does.
 fn ring_script(rng: &mut XorShift, limits: &FrameLimits, messages: usize, hostile: bool) -> (RingScript, Sent) {
     const CAP: u64 = 4096;
+    let data = |tail: u64| RING_CONTROL_SIZE + (tail % CAP) as usize;
     let mut script = RingScript::new(&[]);
     let (mut tail, mut released, mut pending) = (0u64, 0u64, 0usize);
-    let mut bytes = Vec::new();
+    let (mut bytes, mut scratch) = (Vec::new(), Vec::new());
     let (mut sent, mut pads) = (0, 0);
-    // Up to 15 large frames of which only the header is written, to reach the end of the ring
-    // cheaply; the consumer cannot tell (it does not look into payloads).
-    for _ in 0..rng.below(16) {
-        script.write(RING_CONTROL_SIZE + tail as usize, &[0, 1, 0, 0, 2, 0, 0, 0]);
-        tail += 264;
+    // Writes a frame: the lines after the first, then the header word.
+    let put = |script: &mut RingScript, tail: u64, frame: &[u8]| {
+        for (k, chunk) in frame[WORD..].chunks(255).enumerate() {
+            script.write(data(tail) + WORD + 255 * k, chunk);
+        }
+        script.write(data(tail), &frame[..WORD]);
+    };
+    // Up to 12 frames of five lines of which only the header is written, to reach the end of the
+    // ring cheaply; the consumer reads their payload (stale bytes) without judging it.
+    for _ in 0..rng.below(13) {
+        let header = u64::from(ring::stamp(tail)) | 256 << 32 | 2 << 48;
+        script.write(data(tail), &header.to_le_bytes());
+        tail += frame::frame_size(256) as u64;
         pending += 1;
         sent += 1;
     }
     for _ in 0..messages {
         bytes.clear();
         frame_bytes(rng, limits, &mut bytes);
-        if !matches!(frame::decode(&bytes, limits), Ok(d) if d.payload != FramePayload::Pad) {
-            continue; // the honest producer refuses it, or writes PAD frames only itself
-        }
+        let payload = match frame::decode(&bytes, limits, &mut scratch) {
+            Ok(d) if d.payload != FramePayload::Pad => d.payload,
+            _ => continue, // the honest producer refuses it, or writes PAD frames only itself
+        };
         let size = bytes.len() as u64;
         let room = CAP - tail % CAP;
         let needed = if room < size { room + size } else { size };
         if tail + needed - released > CAP {
-            // Wait for the consumer: publish, let it receive everything, count it as released.
-            script.store_tail(tail);
+            // Wait for the consumer: let it receive everything, count it as released.
             while pending > 0 {
                 script.recv(pending.min(64));
                 pending -= pending.min(64);
@@ -156,38 +170,39 @@ fn ring_script(rng: &mut XorShift, limits: &FrameLimits, messages: usize, hostil
             released = tail;
         }
         if room < size {
-            script.write(RING_CONTROL_SIZE + (tail % CAP) as usize, &[0, 0, 0, 0, 1, 0, 0, 0]);
+            let mut pad = Vec::new();
+            frame::encode(FramePayload::Pad, ring::stamp(tail), limits, &mut pad).unwrap();
+            pad.resize(room as usize, 0);
+            for (line, word) in pad.chunks_mut(FRAME_ALIGN).enumerate().skip(1) {
+                word[..WORD].copy_from_slice(&u64::from(ring::stamp(tail + 64 * line as u64)).to_le_bytes());
+            }
+            put(&mut script, tail, &pad);
             tail += room;
             pads += 1;
         }
-        for (k, chunk) in bytes.chunks(255).enumerate() {
-            script.write(RING_CONTROL_SIZE + (tail % CAP) as usize + 255 * k, chunk);
-        }
+        let mut encoded = Vec::new();
+        frame::encode(payload, ring::stamp(tail), limits, &mut encoded).unwrap();
+        put(&mut script, tail, &encoded);
         tail += size;
         pending += 1;
         sent += 1;
-        if rng.one_in(3) {
-            script.store_tail(tail);
-        }
         if rng.one_in(3) {
             script.recv(1 + rng.below(3) as usize);
         }
         if hostile && rng.one_in(8) {
             match rng.below(4) {
-                0 => script.store_tail(tail.wrapping_add(rng.below(2 * CAP)).wrapping_sub(CAP) & !rng.below(2)),
-                1 => script.store_tail(rng.next_u64()),
+                0 => script.publish(tail.wrapping_add(rng.below(2 * CAP)).saturating_sub(CAP)),
+                1 => script.publish(rng.next_u64()),
                 2 => script.write_u64(RING_CONTROL_SIZE + rng.below(CAP) as usize, rng.next_u64()),
                 _ => {
-                    let mut header = [0u8; HEADER_SIZE];
-                    rng.fill(&mut header[..5]);
-                    header[4] %= 5;
-                    header[1..4].fill(0);
-                    script.write(RING_CONTROL_SIZE + (tail % CAP) as usize, &header)
+                    let mut fields = [0u8; 4];
+                    rng.fill(&mut fields);
+                    fields[2] %= 5;
+                    script.write(data(tail) + 4, &fields).publish(tail)
                 }
             };
         }
     }
-    script.store_tail(tail);
     (script, Sent { frames: sent, pads })
 }
 
@@ -212,9 +227,15 @@ fn ring_recv_survives_generated_inputs() {
                 0 => {
                     let len = rng.below(RING_IMAGE_LEN as u64 + 1) as usize;
                     rng.fill(&mut image[..len]);
-                    if rng.one_in(2) {
-                        // A plausible tail, so that the frames behind it are read.
-                        image[..8].copy_from_slice(&(rng.below(4096) & !7).to_le_bytes());
+                    for k in 0..1 + rng.below(3) {
+                        // The stamps of a few positions (mostly the first), so that the frames
+                        // there are read.
+                        let anywhere = k > 0 || rng.one_in(4);
+                        let position = if anywhere { rng.below(4096) & !(FRAME_ALIGN as u64 - 1) } else { 0 };
+                        let at = RING_CONTROL_SIZE + position as usize;
+                        if at + 4 <= len {
+                            image[at..at + 4].copy_from_slice(&ring::stamp(position).to_le_bytes());
+                        }
                     }
                     let mut script = RingScript::new(&image[..len]);
                     script.recv(1 + rng.below(64) as usize);

@@ -4,7 +4,7 @@
 #![cfg(target_os = "linux")]
 
 use plughost::ipc::layout::{Geometry, SlotClass, RING_CONTROL_SIZE};
-use plughost::ipc::ring::TAIL_OFFSET;
+use plughost::ipc::ring;
 use plughost::ipc::segment::Segment;
 use plughost::ipc::session::{IpcError, Session, SessionConfig};
 use std::process::{Child, Command, Stdio};
@@ -196,11 +196,9 @@ fn slow_sink_child(geometry: &Geometry) {
 fn hostile_child(geometry: &Geometry) {
     let segment = Segment::attach_from_env(geometry).unwrap();
     let control = segment.layout().rings[1];
-    let mut frame = [0u8; 16];
-    frame[..4].copy_from_slice(&8u32.to_le_bytes());
-    frame[4] = 9; // no such frame kind
-    segment.region().write(control + RING_CONTROL_SIZE, &frame).unwrap();
-    segment.region().atomic_u64(control + TAIL_OFFSET).unwrap().store(16, Ordering::Release);
+    // Length 8, kind 9 (no such frame kind), published with the stamp of the first line.
+    let header = u64::from(ring::stamp(0)) | 8 << 32 | 9 << 48;
+    segment.region().atomic_u64(control + RING_CONTROL_SIZE).unwrap().store(header, Ordering::Release);
     std::thread::sleep(Duration::from_secs(30));
 }
 

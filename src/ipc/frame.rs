@@ -1,18 +1,31 @@
 //! The frame format inside a ring, and its validating decoder.
 //!
+//! A frame is one or more cache lines ([`LINE`] = 64 bytes). Every line starts with an 8-byte
+//! little-endian word; the other [`LINE_PAYLOAD`] = 56 bytes of each line carry the payload, in
+//! order, the last line's unused bytes ignored. The word of a frame's first line is its header:
+//!
 //! ```text
-//! offset 0   u32 payload length (little-endian)
-//! offset 4   u8  kind: 1 PAD, 2 INLINE, 3 SLOT (0 and everything else is refused)
-//! offset 5   u8  flags: none defined in layout version 1, so every bit must be 0
-//! offset 6   u16 reserved, must be 0
-//! offset 8   payload, `length` bytes, then padding up to the next multiple of 8 (contents ignored)
+//! bits 0..32    stamp: the ring's mark that the frame is published (see the ring module); the
+//!               frame codec carries it but does not judge it
+//! bits 32..48   payload length
+//! bits 48..56   kind: 1 PAD, 2 INLINE, 3 SLOT (0 and everything else is refused)
+//! bits 56..64   flags: none defined in layout version 2, so every bit must be 0
 //! ```
 //!
-//! - PAD: length 0. The rest of the ring's data area up to its end is unused; the next frame starts
-//!   at the ring's start. Frames never wrap around the end of the data area.
+//! The word of every further line is a **marker**: the stamp of that line's own position with
+//! nothing else set (kind 0). So the first word of any line in a ring only ever holds a header or a
+//! marker, never payload: a stale word can be told from a fresh header by its stamp alone (see the
+//! ring module).
+//!
+//! - PAD: length 0. The rest of the ring's data area up to its end is unused (its further lines
+//!   carry markers); the next frame starts at the ring's start. Frames never wrap around the end of
+//!   the data area.
 //! - INLINE: the payload is the message, at most the geometry's `inline_max` bytes.
 //! - SLOT: the payload is a [`SlotDescriptor`] of [`DESCRIPTOR_SIZE`] bytes naming a slot of the
 //!   sender's pool that holds the message.
+//!
+//! A message of up to 56 bytes is one line: the receiver polls the line where the next frame will
+//! start, and such a message costs the transfer of that one line between the CPUs.
 //!
 //! The decoder works on bytes already copied out of shared memory and checks them against
 //! [`FrameLimits`], which are built from the local [`Geometry`], never from values in shared
@@ -22,13 +35,17 @@ use std::fmt;
 
 use super::layout::{Geometry, GeometryError, MAX_CLASSES};
 
-/// Size of a frame header.
-pub const HEADER_SIZE: usize = 8;
-/// Frames start on multiples of this; payloads are padded to it.
-pub const FRAME_ALIGN: usize = 8;
+/// Bytes of a line: frames start on lines and are whole lines.
+pub const LINE: usize = 64;
+/// Bytes of the word at the start of every line (a header or a marker).
+pub const WORD: usize = 8;
+/// Payload bytes per line.
+pub const LINE_PAYLOAD: usize = LINE - WORD;
+/// Frames start on multiples of this; each frame is a whole number of lines.
+pub const FRAME_ALIGN: usize = LINE;
 /// Size of a SLOT frame's payload, the encoded [`SlotDescriptor`].
 pub const DESCRIPTOR_SIZE: usize = 16;
-/// The flag bits layout version 1 defines: none.
+/// The flag bits layout version 2 defines: none.
 pub const KNOWN_FLAGS: u8 = 0;
 
 /// What a frame carries.
@@ -58,28 +75,46 @@ impl FrameKind {
 /// A decoded and validated frame header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FrameHeader {
+    /// The ring's publication stamp (not checked by the codec).
+    pub stamp: u32,
     /// Payload bytes (without padding).
     pub len: u32,
     /// The frame's kind.
     pub kind: FrameKind,
-    /// Flag bits (always 0 in layout version 1).
+    /// Flag bits (always 0 in layout version 2).
     pub flags: u8,
 }
 
 impl FrameHeader {
-    /// The header's 8 bytes.
-    pub fn encode(&self) -> [u8; HEADER_SIZE] {
-        let mut out = [0u8; HEADER_SIZE];
-        out[..4].copy_from_slice(&self.len.to_le_bytes());
-        out[4] = self.kind as u8;
-        out[5] = self.flags;
-        out
+    /// The header word.
+    pub fn encode(&self) -> u64 {
+        u64::from(self.stamp)
+            | u64::from(self.len) << 32
+            | u64::from(self.kind as u8) << 48
+            | u64::from(self.flags) << 56
     }
 
-    /// Bytes the whole frame occupies in the ring: header, payload and padding.
+    /// Bytes the whole frame occupies in the ring: whole lines.
     pub fn frame_size(&self) -> usize {
         frame_size(self.len as usize)
     }
+}
+
+/// The word of a frame's further line whose position has `stamp`.
+pub fn marker(stamp: u32) -> u64 {
+    u64::from(stamp)
+}
+
+/// The stamp in a line's first word.
+pub fn stamp_of(word: u64) -> u32 {
+    word as u32
+}
+
+/// Where each part of a payload of `len` bytes lies in its frame: `(offset in the frame, range of
+/// the payload)`, one entry per line that carries payload. The one layout the codec, the producer
+/// and the consumer all follow.
+pub fn chunks(len: usize) -> impl Iterator<Item = (usize, std::ops::Range<usize>)> {
+    (0..len.div_ceil(LINE_PAYLOAD)).map(move |k| (k * LINE + WORD, k * LINE_PAYLOAD..len.min((k + 1) * LINE_PAYLOAD)))
 }
 
 /// Where a message lies in a slot pool: the payload of a SLOT frame.
@@ -245,17 +280,20 @@ impl FrameLimits {
     }
 }
 
-/// Bytes a frame with `payload_len` payload bytes occupies: the header, the payload, and padding to 8.
+/// Bytes a frame with `payload_len` payload bytes occupies: one line, or as many as the payload
+/// needs at 56 bytes a line.
 pub fn frame_size(payload_len: usize) -> usize {
-    HEADER_SIZE + payload_len.next_multiple_of(FRAME_ALIGN)
+    payload_len.div_ceil(LINE_PAYLOAD).max(1) * LINE
 }
 
-/// Check a header copied out of the ring.
-pub fn decode_header(bytes: &[u8; HEADER_SIZE], limits: &FrameLimits) -> Result<FrameHeader, FrameError> {
-    let len = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
-    let kind = FrameKind::from_u8(bytes[4]).ok_or(FrameError::UnknownKind(bytes[4]))?;
-    let flags = bytes[5];
-    if flags & !KNOWN_FLAGS != 0 || bytes[6] != 0 || bytes[7] != 0 {
+/// Check a header word copied out of the ring (the stamp is taken as it is).
+pub fn decode_header(word: u64, limits: &FrameLimits) -> Result<FrameHeader, FrameError> {
+    let stamp = stamp_of(word);
+    let len = (word >> 32) as u16 as u32;
+    let kind = (word >> 48) as u8;
+    let flags = (word >> 56) as u8;
+    let kind = FrameKind::from_u8(kind).ok_or(FrameError::UnknownKind(kind))?;
+    if flags & !KNOWN_FLAGS != 0 {
         return Err(FrameError::ReservedBits);
     }
     match kind {
@@ -266,7 +304,7 @@ pub fn decode_header(bytes: &[u8; HEADER_SIZE], limits: &FrameLimits) -> Result<
         FrameKind::Slot if len as usize != DESCRIPTOR_SIZE => return Err(FrameError::DescriptorSize(len)),
         _ => {}
     }
-    Ok(FrameHeader { len, kind, flags })
+    Ok(FrameHeader { stamp, len, kind, flags })
 }
 
 /// Check a slot descriptor copied out of the ring.
@@ -295,7 +333,7 @@ pub fn check_descriptor(descriptor: &SlotDescriptor, limits: &FrameLimits) -> Re
     Ok(())
 }
 
-/// What a frame carries once decoded from local bytes.
+/// What a frame carries: the input of [`encode`], the output of [`decode`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FramePayload<'a> {
     /// Skip to the ring's start.
@@ -309,39 +347,54 @@ pub enum FramePayload<'a> {
 /// A frame decoded from the start of a byte slice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Decoded<'a> {
-    /// What it carries.
+    /// What it carries (an inline payload gathered from its lines into the caller's buffer).
     pub payload: FramePayload<'a>,
-    /// Bytes it occupies, padding included (the next frame starts there).
+    /// Bytes it occupies, whole lines (the next frame starts there).
     pub size: usize,
+    /// The header's stamp.
+    pub stamp: u32,
 }
 
 /// Decode and validate the frame at the start of `bytes` (local memory: a copy, never a view of the
-/// shared region). The padding after the payload must be present but is not inspected.
-pub fn decode<'a>(bytes: &'a [u8], limits: &FrameLimits) -> Result<Decoded<'a>, FrameError> {
-    let header: &[u8; HEADER_SIZE] = bytes
-        .get(..HEADER_SIZE)
+/// shared region). An inline payload is gathered from the frame's lines into `out` (cleared
+/// first). The markers and the unused bytes of the last line must be present but are not
+/// inspected.
+pub fn decode<'a>(bytes: &[u8], limits: &FrameLimits, out: &'a mut Vec<u8>) -> Result<Decoded<'a>, FrameError> {
+    out.clear();
+    let word: [u8; WORD] = bytes
+        .get(..WORD)
         .and_then(|h| h.try_into().ok())
-        .ok_or(FrameError::Truncated { needed: HEADER_SIZE, available: bytes.len() })?;
-    let header = decode_header(header, limits)?;
+        .ok_or(FrameError::Truncated { needed: WORD, available: bytes.len() })?;
+    let header = decode_header(u64::from_le_bytes(word), limits)?;
     let size = header.frame_size();
     if bytes.len() < size {
         return Err(FrameError::Truncated { needed: size, available: bytes.len() });
     }
-    let body = &bytes[HEADER_SIZE..HEADER_SIZE + header.len as usize];
+    let len = header.len as usize;
+    out.resize(len, 0);
+    for (at, part) in chunks(len) {
+        out[part.clone()].copy_from_slice(&bytes[at..at + part.len()]);
+    }
     let payload = match header.kind {
         FrameKind::Pad => FramePayload::Pad,
-        FrameKind::Inline => FramePayload::Inline(body),
+        FrameKind::Inline => FramePayload::Inline(out),
         FrameKind::Slot => {
-            let raw: &[u8; DESCRIPTOR_SIZE] = body.try_into().map_err(|_| FrameError::DescriptorSize(header.len))?;
+            let raw: &[u8; DESCRIPTOR_SIZE] = out[..].try_into().map_err(|_| FrameError::DescriptorSize(header.len))?;
             FramePayload::Slot(decode_descriptor(raw, limits)?)
         }
     };
-    Ok(Decoded { payload, size })
+    Ok(Decoded { payload, size, stamp: header.stamp })
 }
 
-/// Append the frame for `payload` to `out` (header, payload, zero padding) after checking it with
-/// the same rules as the decoder, so that nothing is sent that the receiver would refuse.
-pub fn encode(payload: FramePayload<'_>, limits: &FrameLimits, out: &mut Vec<u8>) -> Result<(), FrameError> {
+/// Append the frame for `payload` whose first line has `stamp` to `out` (header, markers, payload,
+/// zero padding) after checking it with the same rules as the decoder, so that nothing is sent
+/// that the receiver would refuse.
+pub fn encode(
+    payload: FramePayload<'_>,
+    stamp: u32,
+    limits: &FrameLimits,
+    out: &mut Vec<u8>,
+) -> Result<(), FrameError> {
     let descriptor;
     let (kind, body): (FrameKind, &[u8]) = match payload {
         FramePayload::Pad => (FrameKind::Pad, &[]),
@@ -351,19 +404,30 @@ pub fn encode(payload: FramePayload<'_>, limits: &FrameLimits, out: &mut Vec<u8>
             (FrameKind::Slot, &descriptor)
         }
     };
-    let header = outgoing_header(kind, body, limits)?;
-    out.extend_from_slice(&header.encode());
-    out.extend_from_slice(body);
-    out.resize(out.len() + (frame_size(body.len()) - HEADER_SIZE - body.len()), 0);
+    let header = FrameHeader { stamp, ..outgoing_header(kind, body, limits)? };
+    let start = out.len();
+    out.resize(start + header.frame_size(), 0);
+    let frame = &mut out[start..];
+    for (line, word) in frame.chunks_mut(LINE).enumerate() {
+        let value = if line == 0 { header.encode() } else { marker(stamp.wrapping_add(line as u32)) };
+        word[..WORD].copy_from_slice(&value.to_le_bytes());
+    }
+    for (at, part) in chunks(body.len()) {
+        frame[at..at + part.len()].copy_from_slice(&body[part]);
+    }
     Ok(())
 }
 
-/// The header for sending `body` as a `kind` frame, checked with the decoder's rules (and, for a
-/// SLOT frame, the descriptor in `body` too).
+/// The header for sending `body` as a `kind` frame (stamp 0), checked with the decoder's rules
+/// (and, for a SLOT frame, the descriptor in `body` too).
 pub fn outgoing_header(kind: FrameKind, body: &[u8], limits: &FrameLimits) -> Result<FrameHeader, FrameError> {
     let len =
         u32::try_from(body.len()).map_err(|_| FrameError::InlineTooLong { len: u32::MAX, max: limits.inline_max })?;
-    let header = decode_header(&FrameHeader { len, kind, flags: 0 }.encode(), limits)?;
+    if len > u32::from(u16::MAX) {
+        // Longer than a header can say (limits are at most 4096 anyway).
+        return Err(FrameError::InlineTooLong { len, max: limits.inline_max });
+    }
+    let header = decode_header(FrameHeader { stamp: 0, len, kind, flags: 0 }.encode(), limits)?;
     if kind == FrameKind::Slot {
         let raw: &[u8; DESCRIPTOR_SIZE] = body.try_into().map_err(|_| FrameError::DescriptorSize(len))?;
         decode_descriptor(raw, limits)?;
@@ -379,19 +443,14 @@ mod tests {
     fn limits() -> FrameLimits {
         FrameLimits::new(&Geometry {
             ring_capacity: 4096,
-            inline_max: 64,
+            inline_max: 128,
             classes: vec![SlotClass { slot_size: 128, slot_count: 4 }, SlotClass { slot_size: 1024, slot_count: 2 }],
         })
         .unwrap()
     }
 
-    fn header(len: u32, kind: u8, flags: u8, reserved: u16) -> [u8; 8] {
-        let mut h = [0u8; 8];
-        h[..4].copy_from_slice(&len.to_le_bytes());
-        h[4] = kind;
-        h[5] = flags;
-        h[6..].copy_from_slice(&reserved.to_le_bytes());
-        h
+    fn header(len: u16, kind: u8, flags: u8) -> u64 {
+        0x89AB_CDEF | u64::from(len) << 32 | u64::from(kind) << 48 | u64::from(flags) << 56
     }
 
     fn descriptor(class: u8, reserved: u8, index: u32, len: u32) -> [u8; 16] {
@@ -404,57 +463,83 @@ mod tests {
     fn encoded_frames_decode_to_the_same_payload() {
         let l = limits();
         let slot = SlotDescriptor { class: 1, index: 1, generation: u32::MAX, len: 1024 };
+        let long: Vec<u8> = (0..128u8).collect();
         let cases = [
             FramePayload::Pad,
             FramePayload::Inline(b""),
             FramePayload::Inline(b"x"),
-            FramePayload::Inline(&[0xA5; 64]),
-            FramePayload::Inline(b"12345678"),
+            FramePayload::Inline(&[0xA5; 56]),
+            FramePayload::Inline(&[0x5A; 57]),
+            FramePayload::Inline(&long),
             FramePayload::Slot(slot),
         ];
         let mut stream = Vec::new();
-        for case in cases {
-            encode(case, &l, &mut stream).unwrap();
+        for (stamp, case) in cases.into_iter().enumerate() {
+            encode(case, stamp as u32 * 1000, &l, &mut stream).unwrap();
         }
-        assert_eq!(stream.len() % FRAME_ALIGN, 0);
+        assert_eq!(stream.len() % LINE, 0);
         let mut rest = &stream[..];
-        for case in cases {
-            let d = decode(rest, &l).unwrap();
-            assert_eq!(d.payload, case);
-            assert_eq!(d.size % 8, 0);
+        let mut out = Vec::new();
+        for (stamp, case) in cases.into_iter().enumerate() {
+            let d = decode(rest, &l, &mut out).unwrap();
+            assert_eq!((d.payload, d.stamp), (case, stamp as u32 * 1000));
             rest = &rest[d.size..];
         }
         assert!(rest.is_empty());
     }
 
     #[test]
-    fn sizes_are_padded_to_eight() {
-        assert_eq!(frame_size(0), 8);
-        assert_eq!(frame_size(1), 16);
-        assert_eq!(frame_size(8), 16);
-        assert_eq!(frame_size(9), 24);
-        assert_eq!(limits().max_frame_size(), 72);
+    fn every_line_starts_with_a_header_or_a_marker() {
+        let l = limits();
+        let long: Vec<u8> = (1..=128u8).collect();
+        let mut frame = Vec::new();
+        encode(FramePayload::Inline(&long), 41, &l, &mut frame).unwrap();
+        assert_eq!(frame.len(), 3 * LINE);
+        let word = |line: usize| u64::from_le_bytes(frame[line * LINE..line * LINE + 8].try_into().unwrap());
+        assert_eq!(word(0), 41 | 128 << 32 | 2 << 48);
+        assert_eq!((word(1), word(2)), (marker(42), marker(43)));
+        assert_eq!(&frame[8..64], &long[..56]);
+        assert_eq!(&frame[72..128], &long[56..112]);
+        assert_eq!(&frame[136..152], &long[112..]);
+        assert!(frame[152..].iter().all(|&b| b == 0), "padding is zero");
+    }
+
+    #[test]
+    fn sizes_are_whole_lines_of_56_payload_bytes() {
+        assert_eq!(frame_size(0), 64);
+        assert_eq!(frame_size(1), 64);
+        assert_eq!(frame_size(56), 64);
+        assert_eq!(frame_size(57), 128);
+        assert_eq!(frame_size(112), 128);
+        assert_eq!(frame_size(113), 192);
+        assert_eq!(frame_size(4096), 74 * 64);
+        assert_eq!(limits().max_frame_size(), 192);
+        let parts: Vec<_> = chunks(113).collect();
+        assert_eq!(parts, [(8, 0..56), (72, 56..112), (136, 112..113)]);
+        assert_eq!(chunks(0).count(), 0);
     }
 
     #[test]
     fn header_errors() {
         let l = limits();
-        let h = |len, kind, flags, reserved| decode_header(&header(len, kind, flags, reserved), &l);
-        assert_eq!(h(0, 0, 0, 0), Err(FrameError::UnknownKind(0)));
-        assert_eq!(h(0, 4, 0, 0), Err(FrameError::UnknownKind(4)));
-        assert_eq!(h(0, 255, 0, 0), Err(FrameError::UnknownKind(255)));
-        assert_eq!(h(3, 2, 1, 0), Err(FrameError::ReservedBits));
-        assert_eq!(h(3, 2, 0x80, 0), Err(FrameError::ReservedBits));
-        assert_eq!(h(3, 2, 0, 1), Err(FrameError::ReservedBits));
-        assert_eq!(h(3, 2, 0, 0x8000), Err(FrameError::ReservedBits));
-        assert_eq!(h(8, 1, 0, 0), Err(FrameError::PadWithPayload(8)));
-        assert_eq!(h(65, 2, 0, 0), Err(FrameError::InlineTooLong { len: 65, max: 64 }));
-        assert_eq!(h(u32::MAX, 2, 0, 0), Err(FrameError::InlineTooLong { len: u32::MAX, max: 64 }));
-        assert_eq!(h(15, 3, 0, 0), Err(FrameError::DescriptorSize(15)));
-        assert_eq!(h(17, 3, 0, 0), Err(FrameError::DescriptorSize(17)));
-        assert_eq!(h(64, 2, 0, 0).unwrap(), FrameHeader { len: 64, kind: FrameKind::Inline, flags: 0 });
-        assert_eq!(h(0, 1, 0, 0).unwrap().kind, FrameKind::Pad);
-        assert_eq!(h(16, 3, 0, 0).unwrap().kind, FrameKind::Slot);
+        let h = |len, kind, flags| decode_header(header(len, kind, flags), &l);
+        assert_eq!(h(0, 0, 0), Err(FrameError::UnknownKind(0)));
+        assert_eq!(h(0, 4, 0), Err(FrameError::UnknownKind(4)));
+        assert_eq!(h(0, 255, 0), Err(FrameError::UnknownKind(255)));
+        assert_eq!(h(3, 2, 1), Err(FrameError::ReservedBits));
+        assert_eq!(h(3, 2, 0x80), Err(FrameError::ReservedBits));
+        assert_eq!(h(8, 1, 0), Err(FrameError::PadWithPayload(8)));
+        assert_eq!(h(129, 2, 0), Err(FrameError::InlineTooLong { len: 129, max: 128 }));
+        assert_eq!(h(u16::MAX, 2, 0), Err(FrameError::InlineTooLong { len: 65535, max: 128 }));
+        assert_eq!(h(15, 3, 0), Err(FrameError::DescriptorSize(15)));
+        assert_eq!(h(17, 3, 0), Err(FrameError::DescriptorSize(17)));
+        assert_eq!(
+            h(64, 2, 0).unwrap(),
+            FrameHeader { stamp: 0x89AB_CDEF, len: 64, kind: FrameKind::Inline, flags: 0 }
+        );
+        assert_eq!(h(0, 1, 0).unwrap().kind, FrameKind::Pad);
+        assert_eq!(h(16, 3, 0).unwrap().kind, FrameKind::Slot);
+        assert_eq!(decode_header(marker(5), &l), Err(FrameError::UnknownKind(0)), "a marker is no header");
     }
 
     #[test]
@@ -476,16 +561,20 @@ mod tests {
     #[test]
     fn truncated_input_is_an_error() {
         let l = limits();
-        assert_eq!(decode(&[], &l), Err(FrameError::Truncated { needed: 8, available: 0 }));
-        assert_eq!(decode(&header(0, 1, 0, 0)[..7], &l), Err(FrameError::Truncated { needed: 8, available: 7 }));
-        let mut frame = header(9, 2, 0, 0).to_vec();
-        frame.extend_from_slice(&[1; 9]);
-        assert_eq!(decode(&frame, &l), Err(FrameError::Truncated { needed: 24, available: 17 }));
-        frame.extend_from_slice(&[0; 7]);
-        assert_eq!(decode(&frame, &l).unwrap().payload, FramePayload::Inline(&[1; 9]));
-        let mut slot = header(16, 3, 0, 0).to_vec();
+        let mut out = Vec::new();
+        assert_eq!(decode(&[], &l, &mut out), Err(FrameError::Truncated { needed: 8, available: 0 }));
+        let pad = header(0, 1, 0).to_le_bytes();
+        assert_eq!(decode(&pad[..7], &l, &mut out), Err(FrameError::Truncated { needed: 8, available: 7 }));
+        let mut frame = header(57, 2, 0).to_le_bytes().to_vec();
+        frame.resize(100, 1);
+        assert_eq!(decode(&frame, &l, &mut out), Err(FrameError::Truncated { needed: 128, available: 100 }));
+        frame.resize(128, 1);
+        assert_eq!(decode(&frame, &l, &mut out).unwrap().payload, FramePayload::Inline(&[1; 57]));
+        let mut slot = header(16, 3, 0).to_le_bytes().to_vec();
         slot.extend_from_slice(&descriptor(0, 0, 9, 0));
-        assert_eq!(decode(&slot, &l), Err(FrameError::SlotIndex { index: 9, count: 4 }));
+        assert_eq!(decode(&slot, &l, &mut out), Err(FrameError::Truncated { needed: 64, available: 24 }));
+        slot.resize(64, 0);
+        assert_eq!(decode(&slot, &l, &mut out), Err(FrameError::SlotIndex { index: 9, count: 4 }));
     }
 
     #[test]
@@ -493,11 +582,15 @@ mod tests {
         let l = limits();
         let mut out = Vec::new();
         assert_eq!(
-            encode(FramePayload::Inline(&[0; 65]), &l, &mut out),
-            Err(FrameError::InlineTooLong { len: 65, max: 64 })
+            encode(FramePayload::Inline(&[0; 129]), 0, &l, &mut out),
+            Err(FrameError::InlineTooLong { len: 129, max: 128 })
+        );
+        assert_eq!(
+            encode(FramePayload::Inline(&vec![0; 70_000]), 0, &l, &mut out),
+            Err(FrameError::InlineTooLong { len: 70_000, max: 128 })
         );
         let bad = SlotDescriptor { class: 0, index: 4, generation: 0, len: 0 };
-        assert_eq!(encode(FramePayload::Slot(bad), &l, &mut out), Err(FrameError::SlotIndex { index: 4, count: 4 }));
+        assert_eq!(encode(FramePayload::Slot(bad), 0, &l, &mut out), Err(FrameError::SlotIndex { index: 4, count: 4 }));
         assert_eq!(outgoing_header(FrameKind::Slot, &[0; 15], &l), Err(FrameError::DescriptorSize(15)));
         assert_eq!(outgoing_header(FrameKind::Pad, &[0; 1], &l), Err(FrameError::PadWithPayload(1)));
         assert!(out.is_empty(), "nothing is written on error");

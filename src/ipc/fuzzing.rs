@@ -11,10 +11,10 @@ use std::alloc::{alloc_zeroed, dealloc, handle_alloc_error, Layout as AllocLayou
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::frame::{self, FrameLimits, FramePayload, HEADER_SIZE};
+use super::frame::{self, FrameLimits, FramePayload, FRAME_ALIGN};
 use super::layout::{Geometry, SlotClass, RING_CONTROL_SIZE};
 use super::raw::SharedRegion;
-use super::ring::{Consumer, Corruption, Frame, RecvError, TAIL_OFFSET};
+use super::ring::{self, Consumer, Corruption, Frame, RecvError};
 
 /// The small geometry both targets use: a 4 KiB ring, 256-byte inline limit, two slot classes.
 pub fn geometry() -> Geometry {
@@ -77,29 +77,31 @@ impl Drop for HeapSegment {
 pub fn frame_decode(data: &[u8]) -> usize {
     let limits = FrameLimits::new(&geometry()).expect("the fuzz geometry is valid");
     let mut rest = data;
-    let mut again = Vec::new();
+    let (mut payload, mut again) = (Vec::new(), Vec::new());
     let mut frames = 0;
-    while let Ok(decoded) = frame::decode(rest, &limits) {
-        assert!(decoded.size >= HEADER_SIZE && decoded.size % 8 == 0 && decoded.size <= rest.len());
-        match decoded.payload {
-            FramePayload::Pad => assert_eq!(decoded.size, HEADER_SIZE),
-            FramePayload::Inline(bytes) => assert!(bytes.len() <= limits.inline_max()),
-            FramePayload::Slot(d) => assert_eq!(frame::check_descriptor(&d, &limits), Ok(())),
-        }
+    while let Ok(decoded) = frame::decode(rest, &limits, &mut payload) {
+        assert!(decoded.size >= FRAME_ALIGN && decoded.size % FRAME_ALIGN == 0 && decoded.size <= rest.len());
+        let len = match decoded.payload {
+            FramePayload::Pad => 0,
+            FramePayload::Inline(bytes) => bytes.len(),
+            FramePayload::Slot(d) => {
+                assert_eq!(frame::check_descriptor(&d, &limits), Ok(()));
+                frame::DESCRIPTOR_SIZE
+            }
+        };
+        assert!(len <= limits.inline_max().max(frame::DESCRIPTOR_SIZE) && decoded.size == frame::frame_size(len));
         again.clear();
-        frame::encode(decoded.payload, &limits, &mut again).expect("a decoded frame encodes");
+        frame::encode(decoded.payload, decoded.stamp, &limits, &mut again).expect("a decoded frame encodes");
         assert_eq!(again.len(), decoded.size);
-        // Header and payload are canonical; only the padding's contents may differ.
-        let body = HEADER_SIZE + frame_len(&again);
-        assert_eq!(&again[..body], &rest[..body], "the encoding is canonical");
+        // The header and the payload's bytes are canonical; markers and padding may differ.
+        assert_eq!(again[..frame::WORD], rest[..frame::WORD], "the header is canonical");
+        for (at, part) in frame::chunks(len) {
+            assert_eq!(again[at..at + part.len()], rest[at..at + part.len()], "the payload is where it was");
+        }
         rest = &rest[decoded.size..];
         frames += 1;
     }
     frames
-}
-
-fn frame_len(header: &[u8]) -> usize {
-    u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize
 }
 
 /// What [`ring_recv`] saw.
@@ -166,8 +168,10 @@ pub fn ring_recv(data: &[u8]) -> RingRecvOutcome {
                 region.write(control + offset, bytes).expect("inside the ring");
             }
             2 => {
-                let tail = script.u64();
-                region.atomic_u64(control + TAIL_OFFSET).expect("aligned").store(tail, Ordering::Release);
+                let position = script.u16() as u64 * FRAME_ALIGN as u64;
+                let at = RING_CONTROL_SIZE + (position as usize % (RING_IMAGE_LEN - RING_CONTROL_SIZE));
+                let stamp = ring::stamp(position);
+                region.atomic_u32(control + at).expect("aligned").store(stamp, Ordering::Release);
             }
             _ => {
                 let offset = (script.u16() as usize % RING_IMAGE_LEN) & !7;
@@ -176,12 +180,12 @@ pub fn ring_recv(data: &[u8]) -> RingRecvOutcome {
             }
         }
     }
-    // Drain what the script left published: with the tail still, every frame takes at least 8 of
-    // the at most 4096 published bytes, so the consumer must stop within 512 frames and a PAD.
+    // Drain what the script left published: with the memory still, a stamp holds for one position
+    // of the 4096-byte ring only, so the consumer must stop within one lap: 64 frames.
     let mut drained = 0;
     while recv(&mut consumer, 1) {
         drained += 1;
-        assert!(drained <= 4096 / 8, "the consumer returns more frames than were published");
+        assert!(drained <= 4096 / FRAME_ALIGN, "the consumer returns more frames than were published");
     }
     let stats = consumer.stats();
     assert_eq!(stats.frames, outcome.frames);
@@ -191,8 +195,9 @@ pub fn ring_recv(data: &[u8]) -> RingRecvOutcome {
 
 /// Builds [`ring_recv`] inputs: a two-byte image length, the image, then steps, each a tag byte
 /// and its arguments (little-endian): `4k`: receive `k + 1` times (k < 64); `1, offset u16, len u8,
-/// bytes`: write bytes into the ring image; `2, value u64`: store the tail; `3, offset u16, value
-/// u64`: write 8 bytes at an 8-aligned offset of the image.
+/// bytes`: write bytes into the ring image; `2, index u16`: publish the frame at cursor
+/// `64 * index` (store its stamp into the low half of the first word of its line); `3, offset u16,
+/// value u64`: write 8 bytes at an 8-aligned offset of the image.
 #[derive(Clone, Debug, Default)]
 pub struct RingScript(Vec<u8>);
 
@@ -222,10 +227,11 @@ impl RingScript {
         self
     }
 
-    /// Store `value` into the tail.
-    pub fn store_tail(&mut self, value: u64) -> &mut Self {
+    /// Publish the frame at cursor `position` (rounded down to 64, taken modulo 4 MiB): store its
+    /// stamp into the first word of its line, leaving the header's other fields as they are.
+    pub fn publish(&mut self, position: u64) -> &mut Self {
         self.0.push(2);
-        self.0.extend_from_slice(&value.to_le_bytes());
+        self.0.extend_from_slice(&((position / FRAME_ALIGN as u64) as u16).to_le_bytes());
         self
     }
 

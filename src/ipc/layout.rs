@@ -1,4 +1,4 @@
-//! The segment layout, version 1.
+//! The segment layout, version 2 (version 1 framed the rings differently; see the ring module).
 //!
 //! ```text
 //! offset 0            SegmentHeader (one page): magic (written last), version, sizes, geometry,
@@ -16,7 +16,7 @@
 /// The segment's magic, written last by the creator (Release) and checked first by the attacher.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"PLUGHIPC");
 /// The layout version described here.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// Size of the header region.
 pub const HEADER_SIZE: usize = 4096;
 /// Size of a ring's control block: a cache line for the producer, one for the consumer.
@@ -83,7 +83,7 @@ impl Geometry {
         if !(16..=4096).contains(&self.inline_max) || self.inline_max % 8 != 0 {
             return fail(format!("inline limit {} must be a multiple of 8 from 16 to 4096", self.inline_max));
         }
-        if self.ring_capacity < 4 * (self.inline_max + 8) {
+        if self.ring_capacity < 4 * crate::ipc::frame::frame_size(self.inline_max) {
             return fail(format!(
                 "ring capacity {} must hold at least four frames of the inline limit {}",
                 self.ring_capacity, self.inline_max

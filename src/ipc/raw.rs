@@ -90,22 +90,6 @@ impl SharedRegion {
         Some(())
     }
 
-    /// Ask the processor to start loading the cache line at `offset` into its cache: a hint that
-    /// copies nothing out (so there is nothing to validate) and lets a reader that polls one line
-    /// fetch the next one at the same time. Does nothing outside the region, or on processors
-    /// other than x86-64.
-    pub fn prefetch(&self, offset: usize) {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(p) = self.range(offset, 1) {
-            // SAFETY: `_mm_prefetch` needs SSE, which every x86-64 processor has; a prefetch
-            // reads nothing into the program, writes nothing, and never faults (the address is
-            // inside the mapping anyway).
-            unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast_const().cast()) };
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = offset;
-    }
-
     /// Copy `src` into the region at `offset`.
     pub fn write(&self, offset: usize, src: &[u8]) -> Option<()> {
         let p = self.range(offset, src.len())?;

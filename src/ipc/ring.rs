@@ -4,28 +4,36 @@
 //! after it:
 //!
 //! ```text
-//! control + 0     tail: AtomicU64   producer line: bytes ever published (written by the producer)
-//! control + 8     ..64 reserved for the wake-up words of the producer's line; the ring never
-//!                 touches them
+//! control + 0     ..64 producer line: reserved for the wake-up words (the ring never touches them)
 //! control + 64    head: AtomicU64   consumer line: bytes ever consumed (written by the consumer)
 //! control + 72    ..128 reserved for the wake-up words of the consumer's line
 //! control + 128   data: ring_capacity bytes (a power of two); a cursor's position is cursor % capacity
 //! ```
 //!
-//! Both cursors count bytes from 0 and only grow; a ring starts empty with both at 0 (the segment's
-//! creator zero-fills the control block before it publishes the segment). Each side keeps its own
-//! cursor locally and never reads it back from shared memory; it reads only the peer's cursor, and
-//! checks it before use.
+//! Both cursors count bytes from 0 and only grow. The producer's cursor (`tail`) is not shared at
+//! all: a frame is published by the **stamp** in its header word, which the producer stores last
+//! (Release) after the frame's other lines. The stamp of the line at cursor `p` is
+//! `p / 64 + 1` in 32 bits ([`stamp`]): the consumer polls the first word of the line at its own
+//! cursor (Acquire) and takes the frame when it holds the stamp of that position. So a small frame
+//! costs one cache line between the CPUs, where a shared tail cost its own line too.
 //!
-//! Memory ordering: the producer copies a frame in, then stores `tail` (Release); the consumer loads
-//! `tail` (Acquire), copies the frame out, then stores `head` (Release); the producer loads `head`
-//! (Acquire) before it writes over space the consumer has released. The producer caches `head` and
-//! reloads it only when short of space; the consumer caches `tail` and reloads it only when it has
-//! consumed everything it saw.
+//! Why a stale word is never taken for a fresh header: the first word of every line holds a header
+//! or a marker (see the frame module), never payload, and the producer writes every line of the
+//! data area once per lap (frames, and PAD frames with markers on their further lines). So the word
+//! at the consumer's position is zero (a fresh segment), or a header or marker of this lap or the
+//! previous one. A previous lap's stamp is that of a position one capacity earlier, which differs
+//! in 32 bits because a capacity is at most 1 GiB, 2^24 lines. (A hostile producer can forge
+//! stamps at will; that gains it nothing the frame checks do not already catch.)
 //!
-//! Frames are 8-aligned and never wrap: when the space left before the end of the data area is too
-//! short for a frame, the producer writes a PAD frame there and the frame goes to the start. A full
-//! ring is [`SendError::Full`]: nothing is dropped, the caller waits (the wake-up module) and retries.
+//! Memory ordering: the producer copies a frame's further lines in (markers and payload), then
+//! stores its header word (Release); the consumer loads the header word (Acquire), copies the frame
+//! out, then stores `head` (Release); the producer loads `head` (Acquire) before it writes over
+//! space the consumer has released, and caches it: it reloads `head` only when short of space.
+//!
+//! Frames are 64-aligned and never wrap: when the space left before the end of the data area is
+//! too short for a frame, the producer writes a PAD frame there and the frame goes to the start. A
+//! full ring is [`SendError::Full`]: nothing is dropped, the caller waits (the wake-up module) and
+//! retries.
 //!
 //! The algorithm is written once, generic over [`RingMemory`]: [`RegionMemory`] runs it over a
 //! [`SharedRegion`], and the model check (`ring/loom_model.rs`) runs the same code over loom's
@@ -82,16 +90,18 @@ mod tests;
 
 pub use consumer::{Consumer, Frame};
 pub use error::{Corruption, RecvError, RingSetupError, SendError};
-pub use memory::{Cursor, RegionMemory, RingMemory};
+pub use memory::{data_range, locate, word_at, RegionMemory, RingMemory};
 pub use producer::Producer;
 pub use stats::{RingCounters, RingStats};
 
-/// Offset of `tail` in the control block (start of the producer's cache line).
-pub const TAIL_OFFSET: usize = 0;
 /// Offset of `head` in the control block (start of the consumer's cache line).
 pub const HEAD_OFFSET: usize = 64;
-/// Bytes of each control line after its cursor, `8..64`, reserved for the wake-up words.
-pub const WAKE_RESERVED: std::ops::Range<usize> = 8..64;
+
+/// The stamp of the line at cursor `position`: its line number plus one, in 32 bits (zeroed
+/// memory holds no stamp until 2^32 lines have passed, by when every line has been rewritten).
+pub fn stamp(position: u64) -> u32 {
+    (position / crate::ipc::frame::LINE as u64).wrapping_add(1) as u32
+}
 
 /// Check a ring's capacity against the frame limits: a power of two that holds the largest frame.
 fn check_capacity(capacity: usize, limits: &super::frame::FrameLimits) -> Result<u64, RingSetupError> {

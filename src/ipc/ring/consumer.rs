@@ -4,11 +4,9 @@ use std::sync::atomic::Ordering::{Acquire, Release};
 use std::sync::Arc;
 
 use super::{
-    check_capacity, Corruption, Cursor, RecvError, RegionMemory, RingCounters, RingMemory, RingSetupError, RingStats,
+    check_capacity, stamp, Corruption, RecvError, RegionMemory, RingCounters, RingMemory, RingSetupError, RingStats,
 };
-use crate::ipc::frame::{
-    self, FrameError, FrameKind, FrameLimits, SlotDescriptor, DESCRIPTOR_SIZE, FRAME_ALIGN, HEADER_SIZE,
-};
+use crate::ipc::frame::{self, FrameError, FrameKind, FrameLimits, SlotDescriptor, DESCRIPTOR_SIZE};
 use crate::ipc::layout::Geometry;
 use crate::ipc::raw::SharedRegion;
 
@@ -32,8 +30,6 @@ pub struct Consumer<M: RingMemory = RegionMemory> {
     limits: FrameLimits,
     /// Bytes consumed so far: the local truth, never read back from shared memory.
     head: u64,
-    /// The producer's cursor as last loaded and checked.
-    tail: u64,
     broken: Option<Corruption>,
     counters: Arc<RingCounters>,
 }
@@ -52,7 +48,7 @@ impl<M: RingMemory> Consumer<M> {
     /// A consumer over `memory`, whose data area has `capacity` bytes; the ring starts empty at 0.
     pub fn with_memory(memory: M, capacity: usize, limits: FrameLimits) -> Result<Self, RingSetupError> {
         let capacity = check_capacity(capacity, &limits)?;
-        Ok(Self { memory, capacity, limits, head: 0, tail: 0, broken: None, counters: Arc::default() })
+        Ok(Self { memory, capacity, limits, head: 0, broken: None, counters: Arc::default() })
     }
 
     /// The next frame, if one has been published. An inline message is copied into `out` (which
@@ -77,26 +73,20 @@ impl<M: RingMemory> Consumer<M> {
     fn next(&mut self, out: &mut Vec<u8>) -> Result<Option<Frame>, Corruption> {
         // At most two rounds: a PAD frame sends the cursor to the start, where a PAD is refused.
         loop {
-            if self.head == self.tail && !self.refresh_tail()? {
-                return Ok(None);
-            }
             let position = self.head;
             let at = (position & (self.capacity - 1)) as usize;
             let room = self.capacity as usize - at;
-            // The refresh bounded this by the capacity.
-            let available = self.tail.wrapping_sub(self.head) as usize;
             let malformed = |error| Corruption::Frame { position, error };
 
-            let mut raw = [0u8; HEADER_SIZE];
-            self.memory.read(at, &mut raw).ok_or(Corruption::OutOfRegion)?;
-            let header = frame::decode_header(&raw, &self.limits).map_err(malformed)?;
+            let word = self.memory.load_word(at, Acquire).ok_or(Corruption::OutOfRegion)?;
+            if frame::stamp_of(word) != stamp(position) {
+                return Ok(None);
+            }
+            let header = frame::decode_header(word, &self.limits).map_err(malformed)?;
             let size = header.frame_size();
             if header.kind == FrameKind::Pad {
                 if at == 0 {
                     return Err(malformed(FrameError::PadAtStart));
-                }
-                if room > available {
-                    return Err(malformed(FrameError::Truncated { needed: room, available }));
                 }
                 self.release(room)?;
                 continue;
@@ -104,13 +94,9 @@ impl<M: RingMemory> Consumer<M> {
             if size > room {
                 return Err(malformed(FrameError::CrossesEnd { size, room }));
             }
-            if size > available {
-                return Err(malformed(FrameError::Truncated { needed: size, available }));
-            }
-            let body = at + HEADER_SIZE;
             let frame = if header.kind == FrameKind::Slot {
                 let mut raw = [0u8; DESCRIPTOR_SIZE];
-                self.memory.read(body, &mut raw).ok_or(Corruption::OutOfRegion)?;
+                self.read_payload(at, &mut raw)?;
                 let descriptor = frame::decode_descriptor(&raw, &self.limits).map_err(malformed)?;
                 self.counters.frame(descriptor.len as u64);
                 Frame::Slot(descriptor)
@@ -122,7 +108,7 @@ impl<M: RingMemory> Consumer<M> {
                     Some(zeros) => out.extend_from_slice(zeros),
                     None => out.resize(len, 0),
                 }
-                self.memory.read(body, out).ok_or(Corruption::OutOfRegion)?;
+                self.read_payload(at, out)?;
                 self.counters.frame(out.len() as u64);
                 Frame::Inline(out.len())
             };
@@ -131,21 +117,18 @@ impl<M: RingMemory> Consumer<M> {
         }
     }
 
-    /// Load the producer's cursor and check it: at most a capacity ahead of ours, whole frames.
-    /// `false` when nothing new was published.
-    fn refresh_tail(&mut self) -> Result<bool, Corruption> {
-        let tail = self.memory.load(Cursor::Tail, Acquire).ok_or(Corruption::OutOfRegion)?;
-        if tail.wrapping_sub(self.head) > self.capacity || tail % FRAME_ALIGN as u64 != 0 {
-            return Err(Corruption::Tail { head: self.head, tail });
+    /// Copy the payload of the frame at `at` out of its lines into `out` (as long as the payload).
+    fn read_payload(&self, at: usize, out: &mut [u8]) -> Result<(), Corruption> {
+        for (offset, part) in frame::chunks(out.len()) {
+            self.memory.read(at + offset, &mut out[part]).ok_or(Corruption::OutOfRegion)?;
         }
-        self.tail = tail;
-        Ok(tail != self.head)
+        Ok(())
     }
 
     /// Hand `bytes` back to the producer.
     fn release(&mut self, bytes: usize) -> Result<(), Corruption> {
         self.head = self.head.wrapping_add(bytes as u64);
-        self.memory.store(Cursor::Head, self.head, Release).ok_or(Corruption::OutOfRegion)
+        self.memory.store_head(self.head, Release).ok_or(Corruption::OutOfRegion)
     }
 
     ring_end_accessors!();

@@ -20,15 +20,7 @@ impl std::error::Error for RingSetupError {}
 /// call on that half returns it again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Corruption {
-    /// The producer's cursor is more than a capacity ahead of the consumer's, behind it, or not
-    /// 8-aligned.
-    Tail {
-        /// The consumer's own cursor.
-        head: u64,
-        /// The value read from shared memory.
-        tail: u64,
-    },
-    /// The consumer's cursor went backwards, past the producer's, or is not 8-aligned.
+    /// The consumer's cursor went backwards, past the producer's, or is not 64-aligned.
     Head {
         /// The value read from shared memory.
         head: u64,
@@ -50,7 +42,6 @@ pub enum Corruption {
 impl fmt::Display for Corruption {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Corruption::Tail { head, tail } => write!(f, "impossible ring tail {tail} (head {head})"),
             Corruption::Head { head, tail } => write!(f, "impossible ring head {head} (tail {tail})"),
             Corruption::Frame { position, error } => write!(f, "malformed frame at ring position {position}: {error}"),
             Corruption::OutOfRegion => write!(f, "ring access outside the shared region"),

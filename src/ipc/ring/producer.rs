@@ -1,12 +1,12 @@
 //! The sending half of a ring.
 
-use std::sync::atomic::Ordering::{Acquire, Release};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::Arc;
 
 use super::{
-    check_capacity, Corruption, Cursor, RegionMemory, RingCounters, RingMemory, RingSetupError, RingStats, SendError,
+    check_capacity, stamp, Corruption, RegionMemory, RingCounters, RingMemory, RingSetupError, RingStats, SendError,
 };
-use crate::ipc::frame::{self, FrameHeader, FrameKind, FrameLimits, SlotDescriptor, FRAME_ALIGN, HEADER_SIZE};
+use crate::ipc::frame::{self, FrameHeader, FrameKind, FrameLimits, SlotDescriptor, FRAME_ALIGN, LINE};
 use crate::ipc::layout::Geometry;
 use crate::ipc::raw::SharedRegion;
 
@@ -16,7 +16,7 @@ pub struct Producer<M: RingMemory = RegionMemory> {
     memory: M,
     capacity: u64,
     limits: FrameLimits,
-    /// Bytes published so far: the local truth, never read back from shared memory.
+    /// Bytes published so far: the local truth, never shared (frames carry stamps instead).
     tail: u64,
     /// The consumer's cursor as last loaded and checked.
     head: u64,
@@ -104,18 +104,32 @@ impl<M: RingMemory> Producer<M> {
             if !self.has_space(room)? {
                 return Ok(false);
             }
-            let pad = FrameHeader { len: 0, kind: FrameKind::Pad, flags: 0 };
-            self.memory.write(self.offset(), &pad.encode()).ok_or(Corruption::OutOfRegion)?;
-            self.publish(self.tail.wrapping_add(room))?;
+            let pad = FrameHeader { stamp: 0, len: 0, kind: FrameKind::Pad, flags: 0 };
+            self.publish(&pad, &[], room)?;
         }
         if !self.has_space(size)? {
             return Ok(false);
         }
-        let at = self.offset();
-        self.memory.write(at, &header.encode()).ok_or(Corruption::OutOfRegion)?;
-        self.memory.write(at + HEADER_SIZE, payload).ok_or(Corruption::OutOfRegion)?;
-        self.publish(self.tail.wrapping_add(size))?;
+        self.publish(header, payload, size)?;
         Ok(true)
+    }
+
+    /// Write the frame at the cursor over `size` bytes (checked free by the caller): the markers
+    /// of its further lines and its payload, then its header word with its stamp (Release); move
+    /// the cursor past it.
+    fn publish(&mut self, header: &FrameHeader, payload: &[u8], size: u64) -> Result<(), Corruption> {
+        let at = self.offset();
+        for line in (LINE..size as usize).step_by(LINE) {
+            let marker = frame::marker(stamp(self.tail.wrapping_add(line as u64)));
+            self.memory.store_word(at + line, marker, Relaxed).ok_or(Corruption::OutOfRegion)?;
+        }
+        for (offset, part) in frame::chunks(payload.len()) {
+            self.memory.write(at + offset, &payload[part]).ok_or(Corruption::OutOfRegion)?;
+        }
+        let word = FrameHeader { stamp: stamp(self.tail), ..*header }.encode();
+        self.memory.store_word(at, word, Release).ok_or(Corruption::OutOfRegion)?;
+        self.tail = self.tail.wrapping_add(size);
+        Ok(())
     }
 
     /// Whether `bytes` are free, reloading the consumer's cursor only when the cached one says no.
@@ -123,19 +137,13 @@ impl<M: RingMemory> Producer<M> {
         if self.capacity - self.tail.wrapping_sub(self.head) >= bytes {
             return Ok(true);
         }
-        let head = self.memory.load(Cursor::Head, Acquire).ok_or(Corruption::OutOfRegion)?;
+        let head = self.memory.load_head(Acquire).ok_or(Corruption::OutOfRegion)?;
         // The consumer's cursor only moves forward, never past what was published, by whole frames.
         if head.wrapping_sub(self.head) > self.tail.wrapping_sub(self.head) || head % FRAME_ALIGN as u64 != 0 {
             return Err(Corruption::Head { head, tail: self.tail });
         }
         self.head = head;
         Ok(self.capacity - self.tail.wrapping_sub(self.head) >= bytes)
-    }
-
-    fn publish(&mut self, tail: u64) -> Result<(), Corruption> {
-        self.memory.store(Cursor::Tail, tail, Release).ok_or(Corruption::OutOfRegion)?;
-        self.tail = tail;
-        Ok(())
     }
 
     fn offset(&self) -> usize {

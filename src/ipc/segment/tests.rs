@@ -147,7 +147,7 @@ fn refuses_wrong_magic_version_and_header_size() {
     type Spoil = fn(&Segment);
     let cases: [(&str, Spoil); 3] = [
         ("magic", |s| s.region().atomic_u64(header::MAGIC_OFFSET).unwrap().store(MAGIC ^ 1, Ordering::Release)),
-        ("version", |s| s.region().write(header::VERSION_OFFSET, &2u32.to_le_bytes()).unwrap()),
+        ("version", |s| s.region().write(header::VERSION_OFFSET, &1u32.to_le_bytes()).unwrap()),
         ("header size", |s| s.region().write(header::HEADER_SIZE_OFFSET, &8192u32.to_le_bytes()).unwrap()),
     ];
     for (what, spoil) in cases {
@@ -156,7 +156,7 @@ fn refuses_wrong_magic_version_and_header_size() {
         let err = attach_clone(&segment, &geometry).unwrap_err();
         let expected = match what {
             "magic" => matches!(err, SegmentError::BadMagic { found } if found == MAGIC ^ 1),
-            "version" => matches!(err, SegmentError::WrongVersion { found: 2, expected: 1 }),
+            "version" => matches!(err, SegmentError::WrongVersion { found: 1, expected: 2 }),
             _ => matches!(err, SegmentError::HeaderSize { found: 8192, expected: 4096 }),
         };
         assert!(expected, "{what}: {err}");

@@ -13,7 +13,7 @@ use super::stats::Counters;
 use super::wire::Outgoing;
 use super::IpcError;
 use crate::ipc::frame::{FrameKind, SlotDescriptor};
-use crate::ipc::ring::{Cursor, RingMemory, SendError};
+use crate::ipc::ring::{RingMemory, SendError};
 use crate::ipc::slots::{Descriptor, SlotError};
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
@@ -124,8 +124,8 @@ impl Inner {
                 Counters::bump(&self.counters.ring_full_waits);
             }
             // The consumer's cursor moving is the sign of room (a hint: the producer re-checks).
-            let head = self.out_ring.load(Cursor::Head, Ordering::Acquire);
-            self.wait_for_space(deadline, || self.out_ring.load(Cursor::Head, Ordering::Acquire) != head)?;
+            let head = self.out_ring.load_head(Ordering::Acquire);
+            self.wait_for_space(deadline, || self.out_ring.load_head(Ordering::Acquire) != head)?;
         }
     }
 
