@@ -26,8 +26,9 @@ namespace PlugHost
     /// One side of a shared-memory IPC session. Peer A (the host side) makes it with
     /// <see cref="Create"/> and starts the peer process with <see cref="Spawn"/>; peer B, in that
     /// process, with <see cref="Attach"/>. Both call each other's services, publish events, and
-    /// serve. Every member may be called from any thread. Sessions are Linux-only for now (on
-    /// Windows, Create and Attach throw <see cref="IpcSetupException"/>).
+    /// serve. Every member may be called from any thread. Sessions are built and tested on Linux;
+    /// the native Windows sessions are written but not yet built or tested (on Windows the spawned
+    /// peer's standard input carries the hand-off).
     /// </summary>
     /// <remarks>
     /// Options are the JSON object of the configuration's PlugHost.Ipc section (null for the

@@ -13,19 +13,24 @@
 //! - `fuzzing`: the entry points shared by the cargo-fuzz targets (`fuzz/`) and the bounded fuzz
 //!   test (`tests/ipc_fuzz.rs`).
 //! - [`segment`](crate::ipc::segment): one segment per session: a sealed memfd handed to the child (Linux), an
-//!   exclusive mode-0600 file as fallback with a sweep of stale ones, an unnamed section (Windows);
-//!   header written, then published with the magic last; attach checks size, magic, version and
-//!   geometry once.
-//! - [`wake`](crate::ipc::wake): wake-ups per ring direction: spin, then park on a futex (Linux) only after setting
-//!   a waiter count; the signaller makes a syscall only when someone waits.
+//!   exclusive mode-0600 file as fallback with a sweep of stale ones, an unnamed section and four
+//!   wake-up semaphores duplicated into the child (Windows); header written, then published with
+//!   the magic last; attach checks size, magic, version and geometry once.
+//! - [`wake`](crate::ipc::wake): wake-ups per ring direction: spin, then park on a futex (Linux) or a semaphore
+//!   (Windows) only after setting a waiter count; the signaller makes a syscall only when someone
+//!   waits. Other Unix systems sleep in short steps.
 //! - [`slots`](crate::ipc::slots): per-direction slot pools for large payloads: Treiber free lists in shared memory,
 //!   bounded and validated against the local layout; a full pool parks the sender.
 //! - [`message`](crate::ipc::message): the postcard-encoded messages (requests, responses, failures, events, control)
 //!   and the service registry.
-//! - [`session`](crate::ipc::session) (Unix): sessions over all of the above: calls from many threads with request ids,
+//! - [`session`](crate::ipc::session) (Unix and Windows): sessions over all of the above: calls from many threads with request ids,
 //!   nested calls in both directions (a waiting caller serves the peer's requests), events, a
 //!   service registry, back-pressure with deadlines, and liveness (the peer's process exit first,
 //!   a heartbeat as the backstop) that fails calls in flight at once when the peer dies.
+//!
+//! Built and tested on Linux. The Windows code (`segment/windows.rs`, `wake/windows.rs`,
+//! `session/liveness/windows.rs`, the Windows branches of the hand-off) is written against
+//! windows-sys 0.61, not built or tested here: verified only by reading.
 //!
 //! The peer is hostile: every value read from shared memory is copied out, then validated; a
 //! malformed value is an error and a counted event, never a panic or an out-of-bounds access.
@@ -38,9 +43,9 @@ pub mod message;
 pub mod raw;
 pub mod ring;
 pub mod segment;
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 pub mod session;
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 #[path = "session_unsupported.rs"]
 pub mod session;
 pub mod slots;

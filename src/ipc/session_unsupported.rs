@@ -1,5 +1,5 @@
-//! Sessions where they are not implemented yet (Windows, and Unix-like systems other than Linux
-//! build the real ones): the same API, so that the C ABI and its callers compile everywhere, but
+//! Sessions where they are not implemented (neither Unix nor Windows, e.g. WebAssembly; Unix and
+//! Windows build the real ones): the same API, so that the C ABI and its callers compile everywhere, but
 //! creating or attaching a session fails with [`IpcError::Setup`], so no value of [`Session`] or
 //! [`ChildHandoff`] ever exists and their methods cannot run. Verified by compilation only where
 //! such a target is installed.
@@ -33,7 +33,7 @@ pub type Handler = Arc<dyn Fn(&str, &[u8]) -> Result<Vec<u8>, (i32, String)> + S
 pub type EventHandler = Arc<dyn Fn(&str, &[u8]) + Send + Sync>;
 
 fn unsupported() -> IpcError {
-    IpcError::Setup("IPC sessions are not implemented on this platform yet (Linux only)".into())
+    IpcError::Setup("IPC sessions are not implemented on this platform (Unix and Windows only)".into())
 }
 
 /// A session: never made on this platform.

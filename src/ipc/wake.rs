@@ -1,6 +1,6 @@
 //! Wake-ups between the peers, one pair of words per ring direction and event, living in the
-//! rings' control blocks (the ring code owns `tail`/`head` at offset 0 of each line and leaves
-//! offsets 8..64 to this module):
+//! rings' control blocks (the ring code owns `head` at offset 0 of the consumer line and leaves
+//! the producer line and the rest of the consumer line to this module):
 //!
 //! ```text
 //! producer line, Layout.rings[d]        +8  data sequence   (AtomicU32, the futex word)
@@ -26,21 +26,34 @@
 //! syscall (a waiters word that stays non-zero) or make this side sleep until its deadline (a
 //! waiters word it clears). Every wait has a deadline.
 //!
-//! Other platforms (Windows, Unix systems without futex) park by sleeping in short, growing steps
-//! (50 µs up to 1 ms) and re-checking; notifications are free. Windows events (one per direction,
-//! duplicated into the child like the section) are the planned replacement.
+//! Windows (`wake/windows.rs`): `WaitOnAddress` does not work across processes, so each direction
+//! and event has a kernel object of its own, an unnamed semaphore the segment owns (index
+//! `2 * direction + event`, created with the section and duplicated into the child with it). The
+//! protocol is the same; the waiter parks in `WaitForSingleObject` on the semaphore, and the
+//! signaller, only when the waiters word is non-zero, bumps the sequence and releases the
+//! semaphore by the number of waiters it read (1 to 64). A release between a waiter's re-check and
+//! its park stays counted, so that park returns at once; counts left over (a waiter that timed
+//! out, a count the peer inflated) only cause spurious wake-ups, which the waiter's re-check loop
+//! absorbs. Written against windows-sys 0.61, not built or tested here: verified only by reading.
+//!
+//! Other platforms (Unix systems other than Linux, others) park by sleeping in short, growing
+//! steps (50 µs up to 1 ms) and re-checking; notifications are free.
 
 #[cfg(target_os = "linux")]
 mod linux;
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 mod poll;
 #[cfg(all(test, target_os = "linux"))]
 mod tests;
+#[cfg(windows)]
+mod windows;
 
 #[cfg(target_os = "linux")]
 use linux as sys;
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 use poll as sys;
+#[cfg(windows)]
+use windows as sys;
 
 use crate::ipc::layout::Layout;
 use crate::ipc::segment::Segment;
@@ -73,6 +86,12 @@ pub fn word_offset(layout: &Layout, direction: usize, event: Event) -> Option<us
         Event::Space => CONSUMER_LINE,
     };
     Some(ring + line + WORDS_OFFSET)
+}
+
+/// The index of the wake-up object of `direction` and `event` among a segment's four (the order of
+/// the semaphores in the Windows hand-off): `2 * direction + event`, Data 0 and Space 1.
+fn object_index(direction: usize, event: Event) -> usize {
+    2 * direction + usize::from(event == Event::Space)
 }
 
 /// Why a waiter or signal cannot be made.
@@ -122,11 +141,25 @@ impl Default for WaitPolicy {
     }
 }
 
-/// The segment `S` (a `&Segment`, an `Arc<Segment>`, ...) and the offset of one sequence word.
+/// What a platform parks on and wakes: the sequence word (the futex word on Linux) and the
+/// segment with the index of the wake-up object, `2 * direction + event` (the semaphore on
+/// Windows). Each platform uses what it needs.
+#[derive(Clone, Copy)]
+struct Key<'a> {
+    seq: &'a AtomicU32,
+    #[cfg_attr(not(windows), allow(dead_code))]
+    segment: &'a Segment,
+    #[cfg_attr(not(windows), allow(dead_code))]
+    object: usize,
+}
+
+/// The segment `S` (a `&Segment`, an `Arc<Segment>`, ...), the offset of one sequence word, and
+/// the index of its wake-up object.
 #[derive(Debug)]
 struct Words<S> {
     segment: S,
     seq: usize,
+    object: usize,
 }
 
 impl<S: Deref<Target = Segment>> Words<S> {
@@ -136,13 +169,15 @@ impl<S: Deref<Target = Segment>> Words<S> {
         if region.atomic_u32(seq).is_none() || region.atomic_u32(seq + 4).is_none() {
             return Err(WakeError::OutOfRegion);
         }
-        Ok(Words { segment, seq })
+        Ok(Words { segment, seq, object: object_index(direction, event) })
     }
 
-    /// The sequence and waiters words (checked in `new`; the region never changes size).
-    fn get(&self) -> Option<(&AtomicU32, &AtomicU32)> {
+    /// The sequence and waiters words (checked in `new`; the region never changes size), and the
+    /// key to park on.
+    fn get(&self) -> Option<(Key<'_>, &AtomicU32)> {
         let region = self.segment.region();
-        Some((region.atomic_u32(self.seq)?, region.atomic_u32(self.seq + 4)?))
+        let seq = region.atomic_u32(self.seq)?;
+        Some((Key { seq, segment: &self.segment, object: self.object }, region.atomic_u32(self.seq + 4)?))
     }
 }
 
@@ -153,7 +188,7 @@ pub struct WaitStats {
     pub waits: u64,
     /// Waits satisfied while spinning.
     pub spun: u64,
-    /// Parks (futex waits or sleeps).
+    /// Parks (futex or semaphore waits, or sleeps).
     pub parks: u64,
     /// Waits that ran past their deadline.
     pub timeouts: u64,
@@ -227,7 +262,7 @@ impl<S: Deref<Target = Segment>> Waiter<S> {
     /// The second half of [`Waiter::wait_until`]: park (no spinning) until `cond` holds, after
     /// the peer's [`Signal::notify`], or until `deadline` passes.
     pub fn park_until(&self, mut cond: impl FnMut() -> bool, deadline: Instant) -> Result<(), TimedOut> {
-        let Some((seq, waiters)) = self.words.get() else {
+        let Some((key, waiters)) = self.words.get() else {
             return Err(TimedOut);
         };
         let mut attempt = 0u32;
@@ -240,7 +275,7 @@ impl<S: Deref<Target = Segment>> Waiter<S> {
                 self.timeouts.fetch_add(1, Ordering::Relaxed);
                 return Err(TimedOut);
             }
-            let expected = seq.load(Ordering::SeqCst);
+            let expected = key.seq.load(Ordering::SeqCst);
             waiters.fetch_add(1, Ordering::SeqCst);
             fence(Ordering::SeqCst);
             if cond() {
@@ -248,7 +283,7 @@ impl<S: Deref<Target = Segment>> Waiter<S> {
                 return Ok(());
             }
             self.parks.fetch_add(1, Ordering::Relaxed);
-            sys::wait(seq, expected, deadline - now, attempt);
+            sys::wait(key, expected, deadline - now, attempt);
             waiters.fetch_sub(1, Ordering::SeqCst);
             attempt = attempt.saturating_add(1);
         }
@@ -306,14 +341,15 @@ impl<S: Deref<Target = Segment>> Signal<S> {
     /// Costs a fence and a load when nobody waits; a syscall only when a waiter is registered.
     pub fn notify(&self) {
         count(self.counted, &self.notifies);
-        let Some((seq, waiters)) = self.words.get() else {
+        let Some((key, waiters)) = self.words.get() else {
             return;
         };
         fence(Ordering::SeqCst);
-        if waiters.load(Ordering::SeqCst) != 0 {
-            seq.fetch_add(1, Ordering::SeqCst);
+        let parked = waiters.load(Ordering::SeqCst);
+        if parked != 0 {
+            key.seq.fetch_add(1, Ordering::SeqCst);
             self.wake_calls.fetch_add(1, Ordering::Relaxed);
-            sys::wake(seq);
+            sys::wake(key, parked);
         }
     }
 

@@ -66,7 +66,7 @@ pub fn process_figures() -> ProcessFigures {
     ProcessFigures { rss_bytes: rss, ..ProcessFigures::default() }
 }
 
-/// Not collected on this platform yet (plugins run on Linux only for now).
+/// Not collected on this platform yet (a plugin's CPU and memory figures are Linux-only).
 pub fn process_usage(_pid: u32) -> ProcessUsage {
     ProcessUsage::default()
 }

@@ -66,8 +66,10 @@ pub fn launch(spec: &PluginSpec, ipc: &IpcSettings, shared: &Arc<HostShared>, ge
             capture(stream, spec.name.clone(), level);
         }
     }
+    // Completes the hand-off too (Windows: the handles go to the started child).
+    let watched = handoff.watch(&child);
     let child = Arc::new(ChildProcess::new(child));
-    if let Err(e) = handoff.watch_pid(child.pid()).and_then(|()| session.serve_in_background()) {
+    if let Err(e) = watched.and_then(|()| session.serve_in_background()) {
         child.kill();
         return Err(start_failed(spec, e));
     }

@@ -2,7 +2,9 @@
 
 Peer A creates the session (:meth:`Session.create`) and starts the peer process with it
 (:meth:`Session.spawn`); peer B, in that process, attaches (:meth:`Session.attach`). Both then
-call each other's services, publish events, and serve. Linux only for now.
+call each other's services, publish events, and serve. Built and tested on Linux; the native
+Windows sessions are written but not yet built or tested (there the spawned peer's standard input
+carries the hand-off).
 """
 
 from __future__ import annotations

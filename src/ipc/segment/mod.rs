@@ -11,7 +11,9 @@
 //!   under `/dev/shm` (else the temporary folder) created with `O_CREAT | O_EXCL`, mode 0600. Its
 //!   name is unlinked once the peer has attached ([`Segment::peer_attached`]) or when the creator
 //!   drops the segment; [`sweep_stale`] removes the files of owners that died before that.
-//! - Windows: an unnamed pagefile-backed section (`CreateFileMappingW(INVALID_HANDLE_VALUE)`).
+//! - Windows: an unnamed pagefile-backed section (`CreateFileMappingW(INVALID_HANDLE_VALUE)`)
+//!   and four unnamed semaphores for the wake-ups, none inheritable. Written against windows-sys
+//!   0.61, not built or tested here: verified only by reading.
 //!
 //! The creator writes the header ([`header`]) and formats both directions' slot pools, then
 //! publishes the magic last with Release.
@@ -22,9 +24,11 @@
 //! [`HANDOFF_ENV`] carries `fd:<number>:<device>:<inode>`. The child calls
 //! [`Segment::attach_from_env`], which checks that the descriptor is the very object the creator
 //! shared (device and inode) before taking ownership of it, once per process, and sets
-//! close-on-exec again so that grandchildren do not inherit it. Windows: the section handle is
-//! duplicated into the child with `DuplicateHandle` (`Segment::share_with_process`) and the
-//! returned token reaches the child by another channel.
+//! close-on-exec again so that grandchildren do not inherit it. Windows: the environment variable
+//! says `stdin:<creator pid>` and the child's standard input becomes a pipe; once the child runs,
+//! [`Segment::complete_handoff`] duplicates the section and the semaphores into it with
+//! `DuplicateHandle` and writes their values there (`handle:<s>;wake:<h0>,<h1>,<h2>,<h3>`, see
+//! `token.rs`) as one line to that pipe, which [`Segment::attach_from_env`] reads.
 //!
 //! **Attaching** (peer B), from its own geometry: the object's size (`fstat`) must be at least the
 //! local layout's total; a memfd must carry the seals; then, once, the magic (Acquire), version,
@@ -37,6 +41,8 @@ pub mod header;
 mod linux;
 #[cfg(all(test, target_os = "linux"))]
 pub(crate) mod tests;
+#[cfg(any(windows, test))]
+pub(crate) mod token;
 #[cfg(unix)]
 mod unix;
 #[cfg(windows)]
@@ -142,24 +148,27 @@ impl Segment {
     }
 
     /// Attach to the segment the parent shared through [`HANDOFF_ENV`] (see
-    /// [`Segment::share_with_child`]). Takes the inherited descriptor at most once per process;
-    /// a second call fails.
-    #[cfg(unix)]
+    /// [`Segment::share_with_child`]). Takes the inherited descriptor (Windows: the handles named
+    /// by the line on standard input) at most once per process; a second call fails.
+    #[cfg(any(unix, windows))]
     pub fn attach_from_env(geometry: &Geometry) -> Result<Self, SegmentError> {
         use std::sync::atomic::{AtomicBool, Ordering};
         static TAKEN: AtomicBool = AtomicBool::new(false);
-        let token = std::env::var(HANDOFF_ENV)
+        let env = std::env::var(HANDOFF_ENV)
             .map_err(|_| SegmentError::Handoff(format!("{HANDOFF_ENV} is not set or not text")))?;
         if TAKEN.swap(true, Ordering::AcqRel) {
             return Err(SegmentError::Handoff("the inherited segment was taken already".into()));
         }
-        // SAFETY: the token comes from the parent for this process, the device and inode check
-        // makes sure the descriptor is the object it shared, and TAKEN makes this the only owner.
+        let token = sys::handoff_token(&env)?;
+        // SAFETY: the token comes from the parent for this process (Unix: the device and inode
+        // check makes sure the descriptor is the object it shared; Windows: the parent duplicated
+        // the handles into this process for it), and TAKEN makes this the only owner.
         unsafe { Self::attach_token(&token, geometry) }
     }
 
-    /// Attach to the segment a hand-off token names (`fd:<n>:<dev>:<ino>` on Unix, `handle:<n>`
-    /// on Windows), taking ownership of that descriptor or handle.
+    /// Attach to the segment a hand-off token names (`fd:<n>:<dev>:<ino>` on Unix,
+    /// `handle:<s>;wake:<h0>,<h1>,<h2>,<h3>` on Windows), taking ownership of that descriptor or
+    /// those handles.
     ///
     /// # Safety
     /// Nothing else in this process may own the descriptor or handle the token names, and the same
@@ -189,20 +198,55 @@ impl Segment {
         Segment { region, layout, geometry: geometry.clone(), role, os }
     }
 
-    /// Prepare `cmd` so that the child it spawns inherits the segment and finds the token in
-    /// [`HANDOFF_ENV`]. Use the command for one child only; its duplicate descriptor is closed in
-    /// this process when the command is dropped.
-    #[cfg(unix)]
+    /// Prepare `cmd` so that the child it spawns can attach with [`Segment::attach_from_env`]:
+    /// on Unix it inherits the segment and finds the token in [`HANDOFF_ENV`] (use the command for
+    /// one child only; its duplicate descriptor is closed in this process when the command is
+    /// dropped); on Windows [`HANDOFF_ENV`] names this process and the child's standard input
+    /// becomes the pipe that [`Segment::complete_handoff`] writes the token into.
+    #[cfg(any(unix, windows))]
     pub fn share_with_child(&self, cmd: &mut std::process::Command) -> Result<(), SegmentError> {
         self.os.share_with_child(cmd)
     }
 
-    /// Duplicate the section handle into a started child; returns the token for
-    /// [`Segment::attach_token`], which the child must receive by another channel (its standard
-    /// input, for example).
+    /// After spawning the command [`Segment::share_with_child`] prepared: nothing on Unix; on
+    /// Windows, duplicate the handles into `child` and write the token to its standard input.
+    #[cfg(any(unix, windows))]
+    pub fn complete_handoff(&self, child: &std::process::Child) -> Result<(), SegmentError> {
+        #[cfg(unix)]
+        let _ = child;
+        #[cfg(windows)]
+        self.os.complete_handoff(child)?;
+        Ok(())
+    }
+
+    /// Duplicate the section and the semaphores into a started child; returns the token for
+    /// [`Segment::attach_token`], which the child must receive by another channel
+    /// ([`Segment::complete_handoff`] uses its standard input).
     #[cfg(windows)]
     pub fn share_with_process(&self, child: &std::process::Child) -> Result<String, SegmentError> {
-        self.os.share_with_process(child)
+        use std::os::windows::io::AsRawHandle;
+        self.os.share_into(child.as_raw_handle())
+    }
+
+    /// A second mapping of the same segment in this process, attached as peer B and checked
+    /// against `geometry` (both sides of a session in one process, for tests and benchmarks).
+    #[cfg(any(unix, windows))]
+    pub fn attach_again(&self, geometry: &Geometry) -> Result<Self, SegmentError> {
+        #[cfg(unix)]
+        return Self::attach_fd(self.try_clone_fd()?, geometry);
+        #[cfg(windows)]
+        {
+            // SAFETY: the pseudo handle of this process, valid for the call.
+            let token = self.os.share_into(unsafe { windows_sys::Win32::System::Threading::GetCurrentProcess() })?;
+            // SAFETY: the handles were just duplicated into this process for this attach alone.
+            unsafe { Self::attach_token(&token, geometry) }
+        }
+    }
+
+    /// The semaphore of wake-up object `index` (`2 * direction + event`; null when out of range).
+    #[cfg(windows)]
+    pub(crate) fn wake_object(&self, index: usize) -> windows_sys::Win32::Foundation::HANDLE {
+        self.os.wake_object(index)
     }
 
     /// A new descriptor (close-on-exec) for the same memory object.

@@ -161,6 +161,11 @@ pub(super) fn attach_fd(fd: OwnedFd, total: usize) -> Result<OsSegment, SegmentE
     map(file, total, kind, None)
 }
 
+/// The token for [`attach_token`]: on Unix, the environment variable's value itself.
+pub(super) fn handoff_token(env: &str) -> Result<String, SegmentError> {
+    Ok(env.to_owned())
+}
+
 /// Attach from a token `fd:<n>:<dev>:<ino>`.
 ///
 /// # Safety

@@ -1,8 +1,16 @@
-//! Starting peer B: what peer A does to a `Command` so that the child can attach, and how the
-//! session learns the child's process id for its liveness watch.
+//! Starting peer B: what peer A does to a `Command` so that the child can attach, how the session
+//! learns the child's process id for its liveness watch, and how the child learns its creator's.
+//!
+//! Windows (written against windows-sys 0.61, not built or tested here: verified only by
+//! reading): [`ChildHandoff::watch`] also completes the hand-off (the handles are duplicated into
+//! the started child and named on its standard input), and the child watches the process id the
+//! environment variable names. No equivalent of `kill_with_parent` exists there yet (a job
+//! object with `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE` would be one): a child outlives its parent
+//! until its own session sees the parent's exit.
 
 use super::inner::Inner;
 use super::IpcError;
+use crate::ipc::segment::Segment;
 use std::process::{Child, Command};
 use std::sync::Weak;
 
@@ -11,6 +19,7 @@ use std::sync::Weak;
 #[derive(Debug)]
 pub struct ChildHandoff {
     inner: Weak<Inner>,
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     die_with_parent: bool,
 }
 
@@ -22,15 +31,16 @@ impl ChildHandoff {
     /// Have the child killed (SIGKILL) when the thread that spawns it exits (Linux
     /// `PR_SET_PDEATHSIG`; the kernel ties it to the spawning *thread*, so spawn from a thread
     /// that lives as long as the session). A child whose parent died before the setting took
-    /// effect exits at once.
+    /// effect exits at once. Has no effect elsewhere (see the module's notes on Windows).
     pub fn die_with_parent(mut self, yes: bool) -> Self {
         self.die_with_parent = yes;
         self
     }
 
     /// Prepare `cmd` so that the child inherits the segment (see
-    /// [`Segment::share_with_child`](crate::ipc::segment::Segment::share_with_child)); after
-    /// spawning, pass the child to [`ChildHandoff::watch`]. [`ChildHandoff::spawn`] does both.
+    /// [`Segment::share_with_child`]; on Windows the child's standard input becomes the hand-off
+    /// pipe); after spawning, pass the child to [`ChildHandoff::watch`]. [`ChildHandoff::spawn`]
+    /// does both.
     pub fn prepare(&self, cmd: &mut Command) -> Result<(), IpcError> {
         let inner = self.inner.upgrade().ok_or(IpcError::Closed)?;
         inner.segment.share_with_child(cmd).map_err(|e| IpcError::Setup(e.to_string()))?;
@@ -41,12 +51,18 @@ impl ChildHandoff {
         Ok(())
     }
 
-    /// Start watching `child` as the session's peer: its exit (a pidfd) and its heartbeat.
+    /// Complete the hand-off to `child` (Windows: see [`Segment::complete_handoff`]; nothing to do
+    /// on Unix) and start watching it as the session's peer: its exit (a pidfd, a process handle
+    /// on Windows) and its heartbeat.
     pub fn watch(&self, child: &Child) -> Result<(), IpcError> {
+        let inner = self.inner.upgrade().ok_or(IpcError::Closed)?;
+        inner.segment.complete_handoff(child).map_err(|e| IpcError::Setup(e.to_string()))?;
         self.watch_pid(child.id())
     }
 
-    /// [`ChildHandoff::watch`] by process id (for a child owned elsewhere).
+    /// Watch a child by process id (for a child owned elsewhere). On Unix the same as
+    /// [`ChildHandoff::watch`]; on Windows it does not complete the hand-off, so a child prepared
+    /// by [`ChildHandoff::prepare`] needs [`ChildHandoff::watch`].
     pub fn watch_pid(&self, pid: u32) -> Result<(), IpcError> {
         let inner = self.inner.upgrade().ok_or(IpcError::Closed)?;
         inner.liveness.watch(pid, true)
@@ -59,6 +75,20 @@ impl ChildHandoff {
         self.watch(&child)?;
         Ok(child)
     }
+}
+
+/// The process id of the creator (peer A) that an attaching child watches: the one recorded in the
+/// segment's header on Unix, the one the hand-off's environment variable names on Windows.
+pub(super) fn creator_pid(segment: &Segment) -> Result<u32, IpcError> {
+    #[cfg(windows)]
+    {
+        let _ = segment;
+        let env = std::env::var(crate::ipc::segment::HANDOFF_ENV).unwrap_or_default();
+        crate::ipc::segment::token::parse_stdin_env(&env)
+            .ok_or_else(|| IpcError::Setup(format!("malformed hand-off variable {env:?}")))
+    }
+    #[cfg(not(windows))]
+    Ok(segment.creator_pid())
 }
 
 /// Have the child that `cmd` spawns killed (SIGKILL) when the spawning thread exits (Linux

@@ -4,8 +4,13 @@
 //!   exits (a zombie counts as exited). The monitor thread blocks in `poll` on it, so a crash is
 //!   seen within scheduling latency; parks that time out poll it too (timeout 0). Without pidfd
 //!   (kernels before 5.3): `waitid(WNOWAIT)` for our own child, `kill(pid, 0)` otherwise, at each
-//!   tick. Other Unix systems use that fallback.
-//! - Heartbeat: each side stores its `CLOCK_MONOTONIC` milliseconds into its liveness word of the
+//!   tick. Other Unix systems use that fallback. (`liveness/unix.rs`.)
+//! - Windows: a process handle (`OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION)`),
+//!   signalled once the process exits; the monitor blocks on it and a wake event in
+//!   `WaitForMultipleObjects`. Written against windows-sys 0.61, not built or tested here:
+//!   verified only by reading. (`liveness/windows.rs`.)
+//! - Heartbeat (this file, the same everywhere): each side stores its monotonic milliseconds
+//!   ([`monotonic_ms`]: `CLOCK_MONOTONIC`, `GetTickCount64` on Windows) into its liveness word of the
 //!   header (offset 128 for A, 192 for B) every interval; the peer is dead when its word has not
 //!   changed for longer than the heartbeat timeout, or has never changed within the connect timeout. A
 //!   stall of this side (its own tick came late) restarts the count, so a descheduled monitor
@@ -14,6 +19,17 @@
 //! The liveness words are written by the peer: a hostile peer can only make itself look alive
 //! (the operating system still reports its exit) or dead (it loses its own session).
 
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+use unix as sys;
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as sys;
+
+pub use sys::monotonic_ms;
+
 use super::IpcError;
 use crate::ipc::raw::SharedRegion;
 use crate::ipc::segment::header::LIVENESS_OFFSETS;
@@ -21,91 +37,7 @@ use parking_lot::Mutex;
 use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-
-/// The system's monotonic clock in milliseconds (shared by all processes of the machine).
-pub fn monotonic_ms() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes the struct it is given; CLOCK_MONOTONIC always exists.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    (ts.tv_sec as u64).saturating_mul(1000).saturating_add(ts.tv_nsec as u64 / 1_000_000)
-}
-
-/// How the peer's process is watched.
-#[derive(Debug)]
-enum PeerProcess {
-    /// A pidfd: readable once the process exited.
-    #[cfg(target_os = "linux")]
-    Pidfd(std::os::fd::OwnedFd),
-    /// A process id, checked at each tick; `child` when it is our own child (not yet reaped).
-    Pid { pid: libc::pid_t, child: bool },
-}
-
-impl PeerProcess {
-    fn open(pid: u32, child: bool) -> Result<Self, IpcError> {
-        let pid = libc::pid_t::try_from(pid).map_err(|_| IpcError::Setup(format!("process id {pid} is invalid")))?;
-        #[cfg(target_os = "linux")]
-        {
-            use std::os::fd::FromRawFd;
-            // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
-            let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-            if fd >= 0 {
-                // SAFETY: a fresh descriptor that nothing else owns.
-                return Ok(PeerProcess::Pidfd(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) }));
-            }
-            let e = std::io::Error::last_os_error();
-            if e.raw_os_error() == Some(libc::ESRCH) {
-                return Err(IpcError::PeerDead(format!("process {pid} does not exist")));
-            }
-            tracing::debug!(error = %e, "pidfd_open unavailable; watching the peer by its process id");
-        }
-        Ok(PeerProcess::Pid { pid, child })
-    }
-
-    /// The descriptor to block on, if any.
-    fn fd(&self) -> Option<i32> {
-        match self {
-            #[cfg(target_os = "linux")]
-            PeerProcess::Pidfd(fd) => Some(std::os::fd::AsRawFd::as_raw_fd(fd)),
-            PeerProcess::Pid { .. } => None,
-        }
-    }
-
-    /// Whether the process has exited (no waiting).
-    fn exited(&self) -> bool {
-        match self {
-            #[cfg(target_os = "linux")]
-            PeerProcess::Pidfd(fd) => readable(std::os::fd::AsRawFd::as_raw_fd(fd)),
-            PeerProcess::Pid { pid, child: true } => {
-                // SAFETY: a zeroed siginfo is a valid output buffer; WNOWAIT leaves the child unreaped.
-                let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-                // SAFETY: as above; waitid writes only `info`.
-                let rc = unsafe {
-                    libc::waitid(
-                        libc::P_PID,
-                        *pid as libc::id_t,
-                        &mut info,
-                        libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-                    )
-                };
-                // SAFETY: reading the pid field of a siginfo waitid filled (0 when nothing changed).
-                rc != 0 || unsafe { info.si_pid() } != 0
-            }
-            PeerProcess::Pid { pid, child: false } => {
-                // SAFETY: signal 0 sends nothing; it only checks that the process exists.
-                let rc = unsafe { libc::kill(*pid, 0) };
-                rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
-            }
-        }
-    }
-}
-
-/// Whether `fd` is readable now.
-fn readable(fd: i32) -> bool {
-    let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
-    // SAFETY: one valid pollfd, timeout 0.
-    let rc = unsafe { libc::poll(&mut p, 1, 0) };
-    rc > 0 && p.revents != 0
-}
+use sys::{PeerProcess, Wakeup};
 
 /// The heartbeat watch's state.
 #[derive(Debug)]
@@ -128,26 +60,15 @@ pub struct Liveness {
     connect_timeout: Duration,
     peer: OnceLock<PeerProcess>,
     watch: Mutex<Option<Watch>>,
-    /// Wakes the monitor early (an eventfd on Linux).
-    #[cfg(target_os = "linux")]
-    wake: std::os::fd::OwnedFd,
+    /// Wakes the monitor early.
+    wake: Wakeup,
 }
 
 impl Liveness {
     /// The liveness of side `own` (0 = A, 1 = B): beat every `interval`, declare the peer dead
     /// after `timeout` without its beat (or `connect_timeout` before its first).
     pub fn new(own: usize, interval: Duration, timeout: Duration, connect_timeout: Duration) -> Result<Self, IpcError> {
-        #[cfg(target_os = "linux")]
-        let wake = {
-            use std::os::fd::FromRawFd;
-            // SAFETY: eventfd returns a new descriptor or -1.
-            let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-            if fd < 0 {
-                return Err(IpcError::Setup(format!("eventfd: {}", std::io::Error::last_os_error())));
-            }
-            // SAFETY: a fresh descriptor that nothing else owns.
-            unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
-        };
+        let wake = Wakeup::new()?;
         Ok(Liveness {
             own_word: LIVENESS_OFFSETS[own & 1],
             peer_word: LIVENESS_OFFSETS[(own + 1) & 1],
@@ -156,7 +77,6 @@ impl Liveness {
             connect_timeout,
             peer: OnceLock::new(),
             watch: Mutex::new(None),
-            #[cfg(target_os = "linux")]
             wake,
         })
     }
@@ -186,7 +106,8 @@ impl Liveness {
         }
     }
 
-    /// Whether the peer's process has exited (cheap: a `poll` with timeout 0, or a `kill(pid, 0)`).
+    /// Whether the peer's process has exited (cheap: a `poll` with timeout 0, a `kill(pid, 0)`, or
+    /// a wait with timeout 0 on Windows).
     pub fn process_exited(&self) -> Option<String> {
         let peer = self.peer.get()?;
         peer.exited().then(|| "its process exited".to_string())
@@ -223,39 +144,11 @@ impl Liveness {
 
     /// Block until the peer's process exits, [`Liveness::wake`] is called, or `timeout` passes.
     pub fn wait(&self, timeout: Duration) {
-        #[cfg(target_os = "linux")]
-        {
-            use std::os::fd::AsRawFd;
-            let wake = self.wake.as_raw_fd();
-            let mut fds = [
-                libc::pollfd { fd: wake, events: libc::POLLIN, revents: 0 },
-                libc::pollfd {
-                    fd: self.peer.get().and_then(PeerProcess::fd).unwrap_or(-1),
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-            ];
-            let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-            // SAFETY: two valid pollfds (a negative fd is ignored by poll).
-            unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
-            if fds[0].revents != 0 {
-                let mut value = 0u64;
-                // SAFETY: reading 8 bytes from our non-blocking eventfd into a local resets it.
-                unsafe { libc::read(wake, (&mut value as *mut u64).cast(), 8) };
-            }
-        }
-        #[cfg(not(target_os = "linux"))]
-        std::thread::sleep(timeout.min(Duration::from_millis(10)));
+        self.wake.wait(self.peer.get(), timeout);
     }
 
     /// Wake the monitor now (the session closes, or a peer was set).
     pub fn wake(&self) {
-        #[cfg(target_os = "linux")]
-        {
-            use std::os::fd::AsRawFd;
-            let one = 1u64;
-            // SAFETY: writing 8 bytes from a local to our eventfd.
-            unsafe { libc::write(self.wake.as_raw_fd(), (&one as *const u64).cast(), 8) };
-        }
+        self.wake.wake();
     }
 }

@@ -20,14 +20,21 @@
 //!   and a caller waiting for its answer serves the peer's requests meanwhile, so calls nest in
 //!   both directions. [`Session::serve`] (peer B's run loop) or [`Session::serve_in_background`]
 //!   reads while nobody calls.
-//! - Liveness (see `liveness.rs`): the peer's process exit (a pidfd on Linux) first, a heartbeat in
-//!   the header as the backstop. A dead peer fails every call in flight at once with
-//!   [`IpcError::PeerDead`], later operations too, and the slots are reclaimed.
+//! - Liveness (see `liveness.rs`): the peer's process exit (a pidfd on Linux, a process handle on
+//!   Windows) first, a heartbeat in the header as the backstop. A dead peer fails every call in
+//!   flight at once with [`IpcError::PeerDead`], later operations too, and the slots are
+//!   reclaimed.
 //! - Every received frame and message is copied out, validated and decoded; malformed data is
 //!   [`IpcError::Malformed`], a counted event that ends the session, never a panic.
 //!
+//! Built on Unix and Windows; the Windows parts (the process handle and wake event in
+//! `liveness/windows.rs`, the hand-off in `handoff.rs`, and below this folder the segment's
+//! semaphores and `wake/windows.rs`) are written against windows-sys 0.61 but not built or tested
+//! here: verified only by reading. Elsewhere `session_unsupported.rs` stands in.
+//!
 //! Files: `inner.rs` (shared state, session state, reader role), `send.rs`, `receive.rs`,
-//! `rpc.rs` (calls, events, serving), `pending.rs`, `services.rs`, `liveness.rs`, `monitor.rs`,
+//! `rpc.rs` (calls, events, serving), `pending.rs`, `services.rs`, `liveness.rs` (the heartbeat;
+//! the process watch in `liveness/unix.rs` and `liveness/windows.rs`), `monitor.rs`,
 //! `handoff.rs`, `memory.rs` (the rings over the segment), `wire.rs` (borrowed outgoing
 //! messages), `hash.rs` (the tables' hash), `config.rs`, `stats.rs`, `error.rs`.
 //!
@@ -132,7 +139,7 @@ impl Session {
     /// [`Session::attach_from_env`] with explicit settings.
     pub fn attach_from_env_with(geometry: &Geometry, config: SessionConfig) -> Result<Session, IpcError> {
         let segment = Segment::attach_from_env(geometry).map_err(setup)?;
-        let creator = segment.creator_pid();
+        let creator = handoff::creator_pid(&segment)?;
         let session = Self::start(segment, config)?;
         session.inner.liveness.watch(creator, false)?;
         Ok(session)
@@ -146,7 +153,7 @@ impl Session {
     /// [`Session::pair`] with explicit settings.
     pub fn pair_with(geometry: &Geometry, config: SessionConfig) -> Result<(Session, Session), IpcError> {
         let a = Segment::create(geometry).map_err(setup)?;
-        let b = Segment::attach_fd(a.try_clone_fd().map_err(setup)?, geometry).map_err(setup)?;
+        let b = a.attach_again(geometry).map_err(setup)?;
         let (a, b) = (Self::start(a, config.clone())?, Self::start(b, config)?);
         for side in [&a, &b] {
             side.inner.liveness.watch(std::process::id(), false)?;

@@ -1,12 +1,14 @@
 //! Linux: a futex on the shared sequence word, without `FUTEX_PRIVATE_FLAG`, so that the kernel
 //! keys it by the shared page and a waiter in one process is woken from the other.
 
-use std::sync::atomic::AtomicU32;
+use super::Key;
 use std::time::Duration;
 
-/// Sleep while `word` holds `expected`, at most `timeout`. Returns on a wake, on a changed word
-/// (EAGAIN), on a signal (EINTR) or at the timeout; the caller re-checks its condition.
-pub(super) fn wait(word: &AtomicU32, expected: u32, timeout: Duration, _attempt: u32) {
+/// Sleep while the sequence word holds `expected`, at most `timeout`. Returns on a wake, on a
+/// changed word (EAGAIN), on a signal (EINTR) or at the timeout; the caller re-checks its
+/// condition.
+pub(super) fn wait(key: Key<'_>, expected: u32, timeout: Duration, _attempt: u32) {
+    let word = key.seq;
     let ts = libc::timespec {
         tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
         tv_nsec: timeout.subsec_nanos() as _,
@@ -34,8 +36,9 @@ pub(super) fn wait(word: &AtomicU32, expected: u32, timeout: Duration, _attempt:
     }
 }
 
-/// Wake every waiter parked on `word`.
-pub(super) fn wake(word: &AtomicU32) {
+/// Wake every waiter parked on the sequence word (however many registered).
+pub(super) fn wake(key: Key<'_>, _waiters: u32) {
+    let word = key.seq;
     // SAFETY: FUTEX_WAKE only uses the address as a key and the count; the word is mapped.
     unsafe {
         libc::syscall(

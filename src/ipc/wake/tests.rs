@@ -159,3 +159,14 @@ fn a_child_process_times_out_when_nobody_notifies() {
     finish(spawn_child("ipc::wake::tests::child_entry", "wait-timeout", &segment, &[]));
     assert!(flag(&segment, 1).load(Ordering::Acquire) >= 1, "the child parked before timing out");
 }
+
+#[test]
+fn each_direction_and_event_has_its_own_wake_object() {
+    let mut seen = Vec::new();
+    for direction in 0..2 {
+        for event in [Event::Data, Event::Space] {
+            seen.push(object_index(direction, event));
+        }
+    }
+    assert_eq!(seen, [0, 1, 2, 3]);
+}

@@ -1,4 +1,6 @@
-//! Other platforms: poll the child every few milliseconds (verified by compilation only).
+//! Other platforms (Windows among them): poll the child every few milliseconds; `kill` is std's
+//! `Child::kill` (`TerminateProcess` on Windows: the process alone, not processes it started).
+//! Not built here: verified only by reading.
 
 use parking_lot::Mutex;
 use std::process::{Child, ExitStatus};
