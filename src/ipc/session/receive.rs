@@ -256,7 +256,8 @@ impl Inner {
                 return Turn::Done(done);
             }
             if let Err(e) = self.check() {
-                return Turn::Done(Err(e));
+                let answer = self.published_before_death(goal, &e, &mut buffer.0);
+                return Turn::Done(answer.map_or(Err(e), |answer| answer.map(Some)));
             }
             // As in `pump`, the first round trusts the caller's fresh deadline.
             if !std::mem::take(&mut first) && Instant::now() >= deadline {
@@ -275,6 +276,20 @@ impl Inner {
                 return Turn::Done(answer.map(Some));
             }
         }
+    }
+
+    /// After the peer died, the answer to the leader's own call that the peer published before
+    /// its end (a plugin that answers, then exits): read what is left in the ring, dispatching it,
+    /// until that answer or the end of the input. `None` when the session ended otherwise, or the
+    /// answer is not there.
+    fn published_before_death(&self, goal: &Goal<'_>, ended: &IpcError, buffer: &mut Vec<u8>) -> Option<CallResult> {
+        let own = goal.call_id().filter(|_| matches!(ended, IpcError::PeerDead(_)))?;
+        while let Ok(Some(received)) = self.receive_one(buffer) {
+            if let Some(answer) = self.dispatch(received, buffer, Some(own)) {
+                return Some(answer);
+            }
+        }
+        None
     }
 
     /// The leader found nothing to read: spin on the ring, then (callers, nested waits) park
