@@ -36,7 +36,9 @@ fn main() {
 #[cfg(target_os = "linux")]
 mod linux {
     use super::common::{self, find, format_ns, Group, Settings, Summary};
+    use plughost::ipc::fuzzing::HeapSegment;
     use plughost::ipc::layout::Geometry;
+    use plughost::ipc::ring::{Consumer, Producer};
     use plughost::ipc::session::{IpcError, Session};
     use std::cell::Cell;
     use std::fs::File;
@@ -53,6 +55,9 @@ mod linux {
     const FDS_ENV: &str = "PLUGHOST_BENCH_IPC_FDS";
     /// Set (to anything) to run only the busy round trips.
     const BUSY_ONLY_ENV: &str = "PLUGHOST_BENCH_IPC_BUSY_ONLY";
+    /// Set to a number of seconds to only make back-to-back session calls that long (for a
+    /// profiler), then exit.
+    const PROFILE_ENV: &str = "PLUGHOST_BENCH_IPC_PROFILE_SECS";
     /// Request and answer size of the round trips.
     const SMALL: usize = 32;
     /// The pause before each timed call of the parked cases, long enough for the peers to park.
@@ -420,6 +425,46 @@ mod linux {
         }
     }
 
+    /// `n` timed round trips of a 32-byte message over the two rings of a segment laid out by the
+    /// default geometry, between this thread and an echo thread started for them: the ring alone,
+    /// with no session around it (threads on two CPUs move the same cache lines as processes do).
+    fn ring_round_trips(n: u64) -> Duration {
+        let geometry = Geometry::default();
+        let segment = HeapSegment::for_geometry(&geometry);
+        let half = |direction| {
+            let region = segment.region().clone();
+            (
+                Producer::new(region.clone(), &geometry, direction).expect("producer"),
+                Consumer::new(region, &geometry, direction).expect("consumer"),
+            )
+        };
+        let ((mut to_echo, mut from_me), (mut to_me, mut from_echo)) = (half(0), half(1));
+        let pass = |producer: &mut Producer, message: &[u8]| while producer.try_send_inline(message).is_err() {};
+        let take = |consumer: &mut Consumer, out: &mut Vec<u8>| {
+            while consumer.try_recv(out).expect("an intact ring").is_none() {
+                std::hint::spin_loop();
+            }
+        };
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                let mut out = Vec::new();
+                for _ in 0..=n {
+                    take(&mut from_me, &mut out);
+                    pass(&mut to_me, &out);
+                }
+            });
+            let (request, mut answer) = ([7u8; SMALL], Vec::new());
+            pass(&mut to_echo, &request);
+            take(&mut from_echo, &mut answer);
+            let started = Instant::now();
+            for _ in 0..n {
+                pass(&mut to_echo, &request);
+                take(&mut from_echo, &mut answer);
+            }
+            started.elapsed()
+        })
+    }
+
     impl Raw {
         /// Wake the spinning echo, make one untimed round trip, time `n` more, and send it back to
         /// its eventfd.
@@ -563,6 +608,17 @@ mod linux {
         let request = [7u8; SMALL];
         // The session answers before anything is timed.
         session_call(&session, &request);
+        if let Some(secs) = std::env::var(PROFILE_ENV).ok().and_then(|s| s.parse::<f64>().ok()) {
+            // Calls only, back to back, for a profiler to watch (`perf record -a`).
+            let end = Instant::now() + Duration::from_secs_f64(secs);
+            while Instant::now() < end {
+                for _ in 0..1000 {
+                    session_call(&session, &request);
+                }
+            }
+            shut_down(session, session_child, raw);
+            return;
+        }
 
         let busy = {
             let settings = Settings::new(Duration::from_millis(300), Duration::from_millis(5), 60);
@@ -581,6 +637,7 @@ mod linux {
                 })
                 .case("pipes", peer, || round_trip(&r.pipe_out, &r.pipe_in, &request))
                 .case("eventfd ping-pong", peer, || eventfd_round_trip(&r.ping, &r.pong))
+                .timed("ring ping-pong, two threads", peer, ring_round_trips)
                 .timed("shared-memory spin ping-pong", peer, |n| r.spin_round_trips(n));
             group.run()
         };
