@@ -90,7 +90,7 @@ mod tests;
 
 pub use consumer::{Consumer, Frame};
 pub use error::{Corruption, RecvError, RingSetupError, SendError};
-pub use memory::{data_range, locate, word_at, RegionMemory, RingMemory};
+pub use memory::{RegionHolder, RegionMemory, RingMemory};
 pub use producer::Producer;
 pub use stats::{RingCounters, RingStats};
 

@@ -2,7 +2,7 @@
 //! wake-up words, the calls in flight, the services, the reader role and the session's state.
 
 use super::liveness::Liveness;
-use super::memory::SegmentRing;
+use super::memory::{segment_ring, SegmentRing};
 use super::pending::Pending;
 use super::services::Services;
 use super::stats::Counters;
@@ -140,7 +140,7 @@ impl Inner {
         let segment = Arc::new(segment);
         let geometry = segment.geometry().clone();
         let limits = FrameLimits::new(&geometry).map_err(|e| setup(e.0))?;
-        let ring = |d| SegmentRing::new(segment.clone(), d).ok_or_else(|| setup(format!("ring {d} is misplaced")));
+        let ring = |d| segment_ring(&segment, d).ok_or_else(|| setup(format!("ring {d} is misplaced")));
         let producer = Producer::with_memory(ring(out)?, geometry.ring_capacity, limits).map_err(setup)?;
         let consumer = Consumer::with_memory(ring(inn)?, geometry.ring_capacity, limits).map_err(setup)?;
         let pool = |d| SlotPool::new(segment.clone(), d).map_err(setup);
