@@ -56,7 +56,7 @@ mod linux {
     /// Set (to anything) to run only the busy round trips.
     const BUSY_ONLY_ENV: &str = "PLUGHOST_BENCH_IPC_BUSY_ONLY";
     /// Set to a number of seconds to only make back-to-back session calls that long (for a
-    /// profiler), then exit.
+    /// profiler), then print their median time per call and exit.
     const PROFILE_ENV: &str = "PLUGHOST_BENCH_IPC_PROFILE_SECS";
     /// Request and answer size of the round trips.
     const SMALL: usize = 32;
@@ -609,13 +609,39 @@ mod linux {
         // The session answers before anything is timed.
         session_call(&session, &request);
         if let Some(secs) = std::env::var(PROFILE_ENV).ok().and_then(|s| s.parse::<f64>().ok()) {
-            // Calls only, back to back, for a profiler to watch (`perf record -a`).
+            // Calls only, back to back, for a profiler to watch (`perf record -a`), in batches of
+            // 1,000, each followed by 1,000 round trips of the spin ping-pong (the machine's floor
+            // at that moment). Prints the time per call (median, p10, p90, mean), the floor's
+            // median, and the median ratio and difference of the pairs (the difference is what
+            // the session adds to the machine's two line transfers), to compare builds.
             let end = Instant::now() + Duration::from_secs_f64(secs);
+            let (mut calls, mut floor, mut ratios, mut added) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             while Instant::now() < end {
+                let started = Instant::now();
                 for _ in 0..1000 {
                     session_call(&session, &request);
                 }
+                let call = started.elapsed().as_nanos() as f64 / 1000.0;
+                let spin = raw.spin_round_trips(1000).as_nanos() as f64 / 1000.0;
+                calls.push(call);
+                floor.push(spin);
+                ratios.push(call / spin);
+                added.push(call - spin);
             }
+            let [calls, floor, ratios, added] = [calls, floor, ratios, added].map(|v| common::sorted(&v));
+            let at = |v: &[f64], q: f64| common::quantile(v, q);
+            println!(
+                "session call, {} batches of 1,000: median {}, p10 {}, p90 {}, mean {}; spin ping-pong median {}; \
+                 median ratio {:.2}, median difference {}",
+                calls.len(),
+                format_ns(at(&calls, 0.5)),
+                format_ns(at(&calls, 0.1)),
+                format_ns(at(&calls, 0.9)),
+                format_ns(calls.iter().sum::<f64>() / calls.len() as f64),
+                format_ns(at(&floor, 0.5)),
+                at(&ratios, 0.5),
+                format_ns(at(&added, 0.5))
+            );
             shut_down(session, session_child, raw);
             return;
         }

@@ -14,7 +14,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --lib --quiet
 echo "== Rust tests (unit, integration, C tests, soak)"
 cargo test --quiet 2>&1
 echo "== model check of the IPC ring's memory ordering (loom, every interleaving; its own target folder)"
-RUSTFLAGS="--cfg loom" cargo test --release --lib --quiet --target-dir target/loom ipc::ring::loom_model 2>&1
+RUSTFLAGS="--cfg loom" CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 cargo test --release --lib --quiet --target-dir target/loom ipc::ring::loom_model 2>&1
 echo "== Python bindings"
 bash bindings/python/run-tests.sh
 echo "== in-process Python (feature python-inprocess; its own target folder, so the default library stays Python-free)"

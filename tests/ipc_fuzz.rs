@@ -1,4 +1,4 @@
-//! Bounded, deterministic fuzzing of the two cargo-fuzz entry points (`fuzz/`), on stable Rust:
+//! Bounded, deterministic fuzzing of the three cargo-fuzz entry points (`fuzz/`), on stable Rust:
 //! 200,000 generated inputs for each, half from a fixed seed and half from one taken from the clock. A
 //! failure prints its seed; replay it with `PLUGHOST_FUZZ_SEED=<seed> cargo test --test ipc_fuzz`.
 //! Longer, coverage-guided runs: see fuzz/README.md.
@@ -6,6 +6,7 @@
 use plughost::ipc::frame::{self, FrameLimits, FramePayload, SlotDescriptor, FRAME_ALIGN, WORD};
 use plughost::ipc::fuzzing::{self, seeds, RingScript, XorShift, RING_IMAGE_LEN};
 use plughost::ipc::layout::RING_CONTROL_SIZE;
+use plughost::ipc::message::Message;
 use plughost::ipc::ring;
 
 /// Inputs per seed (two seeds per run).
@@ -110,6 +111,56 @@ fn frame_decode_survives_generated_inputs() {
         }
         println!("{frames} frames decoded");
         assert!(frames > INPUTS && clean > 0);
+    }
+}
+
+/// A short name or text: ASCII mostly, sometimes with multi-byte characters.
+fn text(rng: &mut XorShift) -> String {
+    let pieces = ["log", "write", "bench", "é", "✓", "", "plughost.registry", "list"];
+    (0..rng.below(3)).map(|_| pieces[rng.below(pieces.len() as u64) as usize]).collect()
+}
+
+/// A message of any kind with generated fields.
+fn message(rng: &mut XorShift) -> Message {
+    let (id, word) = (rng.next_u64() >> rng.below(64), rng.next_u64() as u32 >> rng.below(32));
+    let payload = POOL[..rng.below(300) as usize].to_vec();
+    match rng.below(7) {
+        0 => Message::Hello { version: word, pid: word },
+        1 => Message::Request { id, channel: word, service: text(rng), method: text(rng), payload },
+        2 => Message::Response { id, payload },
+        3 => Message::Failure { id, status: word as i32, message: text(rng) },
+        4 => Message::Event { channel: word, topic: text(rng), payload },
+        5 => Message::Heartbeat { sequence: id },
+        _ => Message::Goodbye,
+    }
+}
+
+#[test]
+fn message_decode_survives_generated_inputs() {
+    for seed in seeds(0x3E55_A6E0) {
+        println!("seed {seed} (replay with PLUGHOST_FUZZ_SEED={seed})");
+        let mut rng = XorShift::new(seed);
+        let mut input = Vec::new();
+        let (mut decoded, mut generated) = (0usize, 0usize);
+        for _ in 0..INPUTS {
+            if rng.one_in(4) {
+                input.clear();
+                input.resize(rng.below(64) as usize, 0);
+                rng.fill(&mut input);
+            } else {
+                let original = message(&mut rng);
+                input = original.encode();
+                if rng.one_in(2) {
+                    mutate(&mut rng, &mut input, 0);
+                } else {
+                    generated += 1;
+                    assert_eq!(Message::decode(&input), Ok(original), "an encoded message decodes");
+                }
+            }
+            decoded += usize::from(fuzzing::message_decode(&input));
+        }
+        println!("{decoded} of {INPUTS} inputs decoded");
+        assert!(decoded >= generated && generated > INPUTS / 4);
     }
 }
 

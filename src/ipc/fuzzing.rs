@@ -2,6 +2,7 @@
 //! `tests/ipc_fuzz.rs`, so that both drive exactly the same code. Not a stable API.
 //!
 //! - [`frame_decode`]: arbitrary bytes into the frame decoder, frame after frame.
+//! - [`message_decode`]: arbitrary bytes into the message decoder, whole and by its head.
 //! - [`ring_recv`]: arbitrary bytes laid over a ring's control block and data, then a script of
 //!   receive calls and writes a hostile producer makes between them (see [`RingScript`]).
 //!
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 use super::frame::{self, FrameLimits, FramePayload, FRAME_ALIGN};
 use super::layout::{Geometry, SlotClass, RING_CONTROL_SIZE};
+use super::message::{Message, MessageRef};
 use super::raw::SharedRegion;
 use super::ring::{self, Consumer, Corruption, Frame, RecvError};
 
@@ -102,6 +104,34 @@ pub fn frame_decode(data: &[u8]) -> usize {
         frames += 1;
     }
     frames
+}
+
+/// Decode `data` as one message, borrowed and owned, and by its head from every prefix a slot's
+/// reader might copy; returns whether it decoded. Checks that the three agree, and that a decoded
+/// message encodes to bytes that decode to it again.
+pub fn message_decode(data: &[u8]) -> bool {
+    let decoded = MessageRef::decode(data);
+    let owned = Message::decode(data);
+    assert_eq!(decoded.map(Message::from).ok(), owned.clone().ok(), "borrowed and owned decoding agree");
+    for cut in [0, 1, 8, 16, 64, 256].into_iter().filter(|&cut| cut <= data.len()) {
+        match Message::decode_head(&data[..cut], data.len()) {
+            Ok(Some(at)) => {
+                let mut message = at.message;
+                message.set_payload(data[at.offset..].to_vec());
+                assert_eq!(Some(&message), owned.as_ref().ok(), "a head decodes like the whole message");
+            }
+            Ok(None) => {}
+            // Refused by its head: the whole message is refused too.
+            Err(_) => assert!(owned.is_err(), "a refused head belongs to a refused message"),
+        }
+    }
+    match owned {
+        Ok(message) => {
+            assert_eq!(Message::decode(&message.encode()).as_ref(), Ok(&message), "a decoded message round-trips");
+            true
+        }
+        Err(_) => false,
+    }
 }
 
 /// What [`ring_recv`] saw.

@@ -5,7 +5,10 @@
 //! of shared memory; a malformed message is an error, and postcard never allocates more than the
 //! input holds (a length prefix larger than the rest of the input is refused before allocating).
 
+use reader::Reader;
 use serde::{Deserialize, Serialize};
+
+mod reader;
 
 /// The control channel.
 pub const CONTROL_CHANNEL: u32 = 0;
@@ -139,18 +142,14 @@ impl Message {
 
     /// Decode one message that fills `bytes` exactly.
     pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
-        match postcard::take_from_bytes::<Message>(bytes) {
-            Ok((message, [])) => Ok(message),
-            Ok((_, rest)) => Err(DecodeError(format!("{} bytes after the message", rest.len()))),
-            Err(e) => Err(DecodeError(e.to_string())),
-        }
+        MessageRef::decode(bytes).map(Message::from)
     }
 }
 
 /// A message borrowed from the bytes it was decoded from: the variants of [`Message`] in the same
 /// order with the same fields, so the same encoding, but strings and payloads are views of the
 /// input (local bytes already copied out of shared memory) instead of allocations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum MessageRef<'a> {
     /// [`Message::Hello`].
     Hello {
@@ -170,6 +169,7 @@ pub enum MessageRef<'a> {
         /// The method's name.
         method: &'a str,
         /// The argument bytes.
+        #[serde(serialize_with = "bytes::serialize")]
         payload: &'a [u8],
     },
     /// [`Message::Response`].
@@ -177,6 +177,7 @@ pub enum MessageRef<'a> {
         /// The request's id.
         id: u64,
         /// The result bytes.
+        #[serde(serialize_with = "bytes::serialize")]
         payload: &'a [u8],
     },
     /// [`Message::Failure`].
@@ -195,6 +196,7 @@ pub enum MessageRef<'a> {
         /// The topic.
         topic: &'a str,
         /// The payload.
+        #[serde(serialize_with = "bytes::serialize")]
         payload: &'a [u8],
     },
     /// [`Message::Heartbeat`].
@@ -210,10 +212,47 @@ impl<'a> MessageRef<'a> {
     /// Decode one message that fills `bytes` exactly, borrowing from them; accepts and refuses
     /// exactly what [`Message::decode`] does.
     pub fn decode(bytes: &'a [u8]) -> Result<Self, DecodeError> {
-        match postcard::take_from_bytes::<MessageRef<'a>>(bytes) {
-            Ok((message, [])) => Ok(message),
-            Ok((_, rest)) => Err(DecodeError(format!("{} bytes after the message", rest.len()))),
-            Err(e) => Err(DecodeError(e.to_string())),
+        let mut r = Reader::new(bytes);
+        // Fields are read in the order written, which is the order of the encoding.
+        let message = match r.u32()? {
+            HELLO => MessageRef::Hello { version: r.u32()?, pid: r.u32()? },
+            REQUEST => MessageRef::Request {
+                id: r.u64()?,
+                channel: r.u32()?,
+                service: r.str()?,
+                method: r.str()?,
+                payload: r.bytes()?,
+            },
+            RESPONSE => MessageRef::Response { id: r.u64()?, payload: r.bytes()? },
+            FAILURE => MessageRef::Failure { id: r.u64()?, status: r.i32()?, message: r.str()? },
+            EVENT => MessageRef::Event { channel: r.u32()?, topic: r.str()?, payload: r.bytes()? },
+            HEARTBEAT => MessageRef::Heartbeat { sequence: r.u64()? },
+            GOODBYE => MessageRef::Goodbye,
+            other => return Err(DecodeError(format!("unknown message kind {other}"))),
+        };
+        r.finish()?;
+        Ok(message)
+    }
+}
+
+impl From<MessageRef<'_>> for Message {
+    fn from(message: MessageRef<'_>) -> Self {
+        match message {
+            MessageRef::Hello { version, pid } => Message::Hello { version, pid },
+            MessageRef::Request { id, channel, service, method, payload } => Message::Request {
+                id,
+                channel,
+                service: service.into(),
+                method: method.into(),
+                payload: payload.to_vec(),
+            },
+            MessageRef::Response { id, payload } => Message::Response { id, payload: payload.to_vec() },
+            MessageRef::Failure { id, status, message } => Message::Failure { id, status, message: message.into() },
+            MessageRef::Event { channel, topic, payload } => {
+                Message::Event { channel, topic: topic.into(), payload: payload.to_vec() }
+            }
+            MessageRef::Heartbeat { sequence } => Message::Heartbeat { sequence },
+            MessageRef::Goodbye => Message::Goodbye,
         }
     }
 }
@@ -235,15 +274,30 @@ impl Message {
     }
 }
 
-/// The fields of a message that come before its payload, borrowed from the bytes decoded: the
-/// variants of [`Message`] that carry a payload, in the same order, without it.
-#[derive(Deserialize)]
-enum Head<'a> {
-    Hello,
-    Request { id: u64, channel: u32, service: &'a str, method: &'a str },
-    Response { id: u64 },
-    Failure,
-    Event { channel: u32, topic: &'a str },
+/// The variant indices of [`Message`] (and [`MessageRef`]) on the wire: their places in the enum.
+pub(crate) const HELLO: u32 = 0;
+pub(crate) const REQUEST: u32 = 1;
+pub(crate) const RESPONSE: u32 = 2;
+pub(crate) const FAILURE: u32 = 3;
+pub(crate) const EVENT: u32 = 4;
+pub(crate) const HEARTBEAT: u32 = 5;
+pub(crate) const GOODBYE: u32 = 6;
+
+/// The fields of a request, response or event that come before its payload, as a message with an
+/// empty payload; `None` for the other kinds.
+fn read_head(r: &mut Reader<'_>, kind: u32) -> Result<Option<Message>, DecodeError> {
+    Ok(Some(match kind {
+        REQUEST => Message::Request {
+            id: r.u64()?,
+            channel: r.u32()?,
+            service: r.str()?.into(),
+            method: r.str()?.into(),
+            payload: Vec::new(),
+        },
+        RESPONSE => Message::Response { id: r.u64()?, payload: Vec::new() },
+        EVENT => Message::Event { channel: r.u32()?, topic: r.str()?.into(), payload: Vec::new() },
+        _ => return Ok(None),
+    }))
 }
 
 /// Where a payload lies in an encoded message, from [`Message::decode_head`].
@@ -264,20 +318,13 @@ impl Message {
     /// would not end exactly at `total`. Decoding the same bytes whole with [`Message::decode`]
     /// gives the same message.
     pub fn decode_head(prefix: &[u8], total: usize) -> Result<Option<PayloadAt>, DecodeError> {
-        let Ok((head, rest)) = postcard::take_from_bytes::<Head<'_>>(prefix) else {
+        let mut r = Reader::new(prefix);
+        // A head that does not fit in `prefix` (or is malformed) is left to the whole decoding.
+        let head = r.u32().and_then(|kind| read_head(&mut r, kind));
+        let (Ok(Some(message)), Ok(len)) = (head, r.u64()) else {
             return Ok(None);
         };
-        let message = match head {
-            Head::Hello | Head::Failure => return Ok(None),
-            Head::Request { id, channel, service, method } => {
-                Message::Request { id, channel, service: service.into(), method: method.into(), payload: Vec::new() }
-            }
-            Head::Response { id } => Message::Response { id, payload: Vec::new() },
-            Head::Event { channel, topic } => Message::Event { channel, topic: topic.into(), payload: Vec::new() },
-        };
-        let Ok((len, rest)) = postcard::take_from_bytes::<u64>(rest) else {
-            return Ok(None);
-        };
+        let rest = r.rest();
         let offset = prefix.len() - rest.len();
         if usize::try_from(len).ok().and_then(|l| l.checked_add(offset)) != Some(total) {
             return Err(DecodeError(format!("a payload of {len} bytes at {offset} does not end at {total}")));
@@ -387,6 +434,66 @@ mod tests {
         bytes[at] = 0xff;
         assert!(Message::decode(&bytes).is_err());
         assert!(MessageRef::decode(&bytes).is_err());
+    }
+
+    /// postcard's own decoding of `bytes` as a whole [`Message`].
+    fn postcard_decode(bytes: &[u8]) -> Option<Message> {
+        match postcard::take_from_bytes::<Message>(bytes) {
+            Ok((message, [])) => Some(message),
+            _ => None,
+        }
+    }
+
+    fn assert_agrees(bytes: &[u8]) {
+        assert_eq!(Message::decode(bytes).ok(), postcard_decode(bytes), "{bytes:?}");
+    }
+
+    #[test]
+    fn the_reader_accepts_and_refuses_what_postcard_does() {
+        let mut with_names = samples();
+        with_names.push(Message::Event { channel: u32::MAX, topic: "état ✓".into(), payload: vec![0xff; 3] });
+        with_names.push(Message::Failure { id: 1 << 40, status: -5, message: String::new() });
+        for m in with_names {
+            let full = m.encode();
+            for cut in 0..=full.len() {
+                assert_agrees(&full[..cut]);
+            }
+            for at in 0..full.len() {
+                for value in [0u8, 1, 0x0f, 0x10, 0x7f, 0x80, 0xc3, 0xff, full[at].wrapping_add(1)] {
+                    let mut changed = full.clone();
+                    changed[at] = value;
+                    assert_agrees(&changed);
+                }
+            }
+        }
+        // Varint limits: a u32's fifth byte carries 4 bits; a u64's tenth carries 1; an encoding
+        // longer than necessary is accepted by both.
+        for bytes in [
+            &[0, 0xff, 0xff, 0xff, 0xff, 0x0f, 0][..],
+            &[0, 0xff, 0xff, 0xff, 0xff, 0x10, 0],
+            &[0, 0x80, 0x00, 0x81, 0x00],
+            &[5, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+            &[5, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02],
+            &[5, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00],
+        ] {
+            assert_agrees(bytes);
+        }
+        // Short random inputs led by every kind (a fixed xorshift sequence).
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..50_000 {
+            let len = (next() % 24) as usize;
+            let mut bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if let Some(first) = bytes.first_mut() {
+                *first %= 8;
+            }
+            assert_agrees(&bytes);
+        }
     }
 
     #[test]

@@ -85,7 +85,7 @@ pub use services::{EventHandler, Handler, REGISTRY_METHOD, REGISTRY_SERVICE};
 pub use stats::SessionStats;
 
 use crate::ipc::layout::Geometry;
-use crate::ipc::message::{MethodKind, Registry, CONTROL_CHANNEL, PROTOCOL_VERSION};
+use crate::ipc::message::{MessageRef, MethodKind, Registry, CONTROL_CHANNEL, PROTOCOL_VERSION};
 use crate::ipc::segment::Segment;
 use inner::Inner;
 use parking_lot::Mutex;
@@ -167,7 +167,7 @@ impl Session {
         let inner = Inner::new(segment, config)?;
         let monitor = monitor::spawn(Arc::downgrade(&inner))?;
         let session = Session { inner, monitor: Mutex::new(Some(monitor)), server: Mutex::new(None) };
-        let hello = wire::Outgoing::Hello { version: PROTOCOL_VERSION, pid: std::process::id() };
+        let hello = MessageRef::Hello { version: PROTOCOL_VERSION, pid: std::process::id() };
         session.inner.send(&hello, &mut Deadline::After(session.inner.config.connect_timeout))?;
         Ok(session)
     }
@@ -377,7 +377,7 @@ impl Session {
     pub fn close(&self) {
         if self.inner.is_open() {
             self.inner.begin_close();
-            let goodbye = self.inner.send(&wire::Outgoing::Goodbye, &mut Deadline::After(Duration::from_millis(100)));
+            let goodbye = self.inner.send(&MessageRef::Goodbye, &mut Deadline::After(Duration::from_millis(100)));
             if let Err(e) = goodbye {
                 tracing::debug!(error = %e, "no goodbye sent");
             }

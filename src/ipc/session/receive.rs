@@ -30,7 +30,6 @@ use super::pending::{CallResult, CallSlot};
 use super::send::Deadline;
 use super::services::{REGISTRY_METHOD, REGISTRY_SERVICE};
 use super::stats::Counters;
-use super::wire::Outgoing;
 use super::IpcError;
 use crate::ipc::message::{DecodeError, Message, MessageRef, CONTROL_CHANNEL, PROTOCOL_VERSION};
 use crate::ipc::ring::{Consumer, Frame};
@@ -573,17 +572,17 @@ impl Inner {
         };
         let deadline = &mut Deadline::After(self.config.reply_timeout);
         let sent = match &result {
-            Ok(bytes) => match self.send(&Outgoing::Response { id, payload: bytes }, deadline) {
+            Ok(bytes) => match self.send(&MessageRef::Response { id, payload: bytes }, deadline) {
                 Err(IpcError::TooLarge { len, max }) => {
                     let message = format!("the answer of {len} bytes is larger than the largest slot ({max})");
                     self.send(
-                        &Outgoing::Failure { id, status: PLUGHOST_ERR_IPC_TOO_LARGE, message: &message },
+                        &MessageRef::Failure { id, status: PLUGHOST_ERR_IPC_TOO_LARGE, message: &message },
                         deadline,
                     )
                 }
                 other => other,
             },
-            Err((status, message)) => self.send(&Outgoing::Failure { id, status: *status, message }, deadline),
+            Err((status, message)) => self.send(&MessageRef::Failure { id, status: *status, message }, deadline),
         };
         if let Err(e) = sent {
             Counters::bump(&self.counters.reply_failures);

@@ -6,8 +6,8 @@ use super::pending::CallSlot;
 use super::receive::Goal;
 use super::send::Deadline;
 use super::stats::Counters;
-use super::wire::Outgoing;
 use super::IpcError;
+use crate::ipc::message::MessageRef;
 use crate::ipc::message::CONTROL_CHANNEL;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -88,7 +88,7 @@ impl Inner {
     ) -> Result<Vec<u8>, IpcError> {
         self.check()?;
         let id = next_call_id();
-        let request = Outgoing::Request { id, channel, service, method, payload };
+        let request = MessageRef::Request { id, channel, service, method, payload };
         // The timeout starts when the request is sent or has to wait for room: the clock is not
         // read before the request leaves.
         let deadline = &mut Deadline::After(timeout);
@@ -134,7 +134,7 @@ impl Inner {
 
     /// Send a one-way event on `channel`, waiting for room until `timeout` passes.
     pub fn publish(&self, channel: u32, topic: &str, payload: &[u8], timeout: Duration) -> Result<(), IpcError> {
-        let event = Outgoing::Event { channel: data_channel(channel)?, topic, payload };
+        let event = MessageRef::Event { channel: data_channel(channel)?, topic, payload };
         self.send(&event, &mut Deadline::After(timeout))?;
         Counters::bump(&self.counters.events_sent);
         Ok(())

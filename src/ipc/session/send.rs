@@ -10,9 +10,9 @@
 
 use super::inner::{thread_token, Inner, SLICE};
 use super::stats::Counters;
-use super::wire::Outgoing;
 use super::IpcError;
 use crate::ipc::frame::{FrameKind, SlotDescriptor};
+use crate::ipc::message::MessageRef;
 use crate::ipc::ring::{RingMemory, SendError};
 use crate::ipc::slots::{Descriptor, SlotError};
 use std::cell::RefCell;
@@ -56,7 +56,7 @@ impl Deadline {
 
 impl Inner {
     /// Send `message`, waiting for room until `deadline` (fixed here if the send has to wait).
-    pub fn send(&self, message: &Outgoing<'_>, deadline: &mut Deadline) -> Result<(), IpcError> {
+    pub fn send(&self, message: &MessageRef<'_>, deadline: &mut Deadline) -> Result<(), IpcError> {
         self.check()?;
         let mut buffer = BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
         // The payload is not encoded into the buffer: it is copied once, into the frame or slot.

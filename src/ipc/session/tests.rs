@@ -1,9 +1,9 @@
 //! Session tests that need the internals: a peer that speaks another protocol version.
 
 use super::send::Deadline;
-use super::wire::Outgoing;
 use super::{IpcError, Session};
 use crate::ipc::layout::Geometry;
+use crate::ipc::message::MessageRef;
 use crate::ipc::message::PROTOCOL_VERSION;
 use std::time::{Duration, Instant};
 
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 fn a_hello_of_another_version_ends_the_session() {
     let (a, b) = Session::pair(&Geometry::default()).unwrap();
     let theirs = PROTOCOL_VERSION + 1;
-    a.inner.send(&Outgoing::Hello { version: theirs, pid: 1 }, &mut Deadline::After(Duration::from_secs(5))).unwrap();
+    a.inner.send(&MessageRef::Hello { version: theirs, pid: 1 }, &mut Deadline::After(Duration::from_secs(5))).unwrap();
     let served = b.serve(Instant::now() + Duration::from_secs(5));
     let expected = IpcError::Incompatible { ours: PROTOCOL_VERSION, theirs };
     assert_eq!(served, Err(expected.clone()));
