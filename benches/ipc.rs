@@ -17,7 +17,8 @@
 //! thread parks without spinning).
 //!
 //! Run: `cargo bench --bench ipc` (with `PLUGHOST_BENCH_IPC_BUSY_ONLY=1`: only the busy round
-//! trips). Targets: busy round trip <= 1 µs p50 and >= 10x faster than
+//! trips; with `PLUGHOST_BENCH_IPC_PROFILE_SECS=<s>`: only back-to-back calls, each batch paired
+//! with the spin ping-pong's floor). Targets: busy round trip <= 1 µs p50 and >= 10x faster than
 //! the Unix socket; 1 MB throughput >= 2x the Unix socket; parked round trip within 1.5x of the
 //! eventfd ping-pong.
 
