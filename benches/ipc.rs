@@ -259,7 +259,9 @@ mod linux {
     fn spin_echo(words: &Words, mut go: &File) {
         let (ping, pong) = (words.word(PING), words.word(PONG));
         let mut value = [0u8; 8];
-        let mut last = ping.load(Ordering::Acquire);
+        // The page starts zeroed and pings count from 1: a first ping sent before this thread
+        // started is still seen as new.
+        let mut last = 0;
         while go.read_exact(&mut value).is_ok() {
             loop {
                 let now = ping.load(Ordering::Acquire);

@@ -5,7 +5,7 @@
 //! of shared memory; a malformed message is an error, and postcard never allocates more than the
 //! input holds (a length prefix larger than the rest of the input is refused before allocating).
 
-use reader::Reader;
+use reader::{ReadError, Reader};
 use serde::{Deserialize, Serialize};
 
 mod reader;
@@ -212,6 +212,10 @@ impl<'a> MessageRef<'a> {
     /// Decode one message that fills `bytes` exactly, borrowing from them; accepts and refuses
     /// exactly what [`Message::decode`] does.
     pub fn decode(bytes: &'a [u8]) -> Result<Self, DecodeError> {
+        Self::read(bytes).map_err(DecodeError::from)
+    }
+
+    fn read(bytes: &'a [u8]) -> Result<Self, ReadError> {
         let mut r = Reader::new(bytes);
         // Fields are read in the order written, which is the order of the encoding.
         let message = match r.u32()? {
@@ -228,7 +232,7 @@ impl<'a> MessageRef<'a> {
             EVENT => MessageRef::Event { channel: r.u32()?, topic: r.str()?, payload: r.bytes()? },
             HEARTBEAT => MessageRef::Heartbeat { sequence: r.u64()? },
             GOODBYE => MessageRef::Goodbye,
-            other => return Err(DecodeError(format!("unknown message kind {other}"))),
+            other => return Err(ReadError::Kind(other)),
         };
         r.finish()?;
         Ok(message)
@@ -285,7 +289,7 @@ pub(crate) const GOODBYE: u32 = 6;
 
 /// The fields of a request, response or event that come before its payload, as a message with an
 /// empty payload; `None` for the other kinds.
-fn read_head(r: &mut Reader<'_>, kind: u32) -> Result<Option<Message>, DecodeError> {
+fn read_head(r: &mut Reader<'_>, kind: u32) -> Result<Option<Message>, ReadError> {
     Ok(Some(match kind {
         REQUEST => Message::Request {
             id: r.u64()?,

@@ -28,7 +28,7 @@ use super::inner::{Inner, ReadHalf, RoleGuard, SLICE};
 use super::memory::SegmentRing;
 use super::pending::{CallResult, CallSlot};
 use super::send::Deadline;
-use super::services::{REGISTRY_METHOD, REGISTRY_SERVICE};
+use super::services::{ServiceView, REGISTRY_METHOD, REGISTRY_SERVICE};
 use super::stats::Counters;
 use super::IpcError;
 use crate::ipc::message::{DecodeError, Message, MessageRef, CONTROL_CHANNEL, PROTOCOL_VERSION};
@@ -249,13 +249,14 @@ impl Inner {
 
     fn lead_turn(&self, goal: &Goal<'_>, deadline: Instant, idle_server: bool) -> Turn {
         let mut buffer = ReceiveBuffer::take();
+        let mut view = ServiceView::default();
         let mut first = true;
         loop {
             if let Some(done) = goal.reached() {
                 return Turn::Done(done);
             }
             if let Err(e) = self.check() {
-                let answer = self.published_before_death(goal, &e, &mut buffer.0);
+                let answer = self.published_before_death(goal, &e, &mut buffer.0, &mut view);
                 return Turn::Done(answer.map_or(Err(e), |answer| answer.map(Some)));
             }
             // As in `pump`, the first round trusts the caller's fresh deadline.
@@ -271,7 +272,7 @@ impl Inner {
                 },
                 Err(e) => return Turn::Done(Err(e)),
             };
-            if let Some(answer) = self.dispatch(received, &buffer.0, goal.call_id()) {
+            if let Some(answer) = self.dispatch(received, &buffer.0, goal.call_id(), &mut view) {
                 return Turn::Done(answer.map(Some));
             }
         }
@@ -281,10 +282,16 @@ impl Inner {
     /// its end (a plugin that answers, then exits): read what is left in the ring, dispatching it,
     /// until that answer or the end of the input. `None` when the session ended otherwise, or the
     /// answer is not there.
-    fn published_before_death(&self, goal: &Goal<'_>, ended: &IpcError, buffer: &mut Vec<u8>) -> Option<CallResult> {
+    fn published_before_death(
+        &self,
+        goal: &Goal<'_>,
+        ended: &IpcError,
+        buffer: &mut Vec<u8>,
+        view: &mut ServiceView,
+    ) -> Option<CallResult> {
         let own = goal.call_id().filter(|_| matches!(ended, IpcError::PeerDead(_)))?;
         while let Ok(Some(received)) = self.receive_one(buffer) {
-            if let Some(answer) = self.dispatch(received, buffer, Some(own)) {
+            if let Some(answer) = self.dispatch(received, buffer, Some(own), view) {
                 return Some(answer);
             }
         }
@@ -505,29 +512,36 @@ impl Inner {
         None
     }
 
-    /// Act on one message received (an inline one decoded from `bytes`, borrowing them); returns
-    /// the answer when it answers `own`, or the error when the message does not decode.
-    fn dispatch(&self, incoming: Incoming, bytes: &[u8], own: Option<u64>) -> Option<CallResult> {
+    /// Act on one message received (an inline one decoded from `bytes`, borrowing them; a request
+    /// served with the handlers of `view`); returns the answer when it answers `own`, or the
+    /// error when the message does not decode.
+    fn dispatch(
+        &self,
+        incoming: Incoming,
+        bytes: &[u8],
+        own: Option<u64>,
+        view: &mut ServiceView,
+    ) -> Option<CallResult> {
         match incoming {
             // Owned answers hand their payload over without a copy.
             Incoming::Message(Message::Response { id, payload }) => self.settle(id, Ok(payload), own),
-            Incoming::Message(other) => self.act(other.as_ref(), own),
+            Incoming::Message(other) => self.act(other.as_ref(), own, view),
             Incoming::Bytes => match MessageRef::decode(bytes) {
-                Ok(message) => self.act(message, own),
+                Ok(message) => self.act(message, own, view),
                 Err(e) => Some(Err(self.undecodable(&e))),
             },
         }
     }
 
     /// Act on one decoded message; returns the answer when it answers `own`.
-    fn act(&self, message: MessageRef<'_>, own: Option<u64>) -> Option<CallResult> {
+    fn act(&self, message: MessageRef<'_>, own: Option<u64>, view: &mut ServiceView) -> Option<CallResult> {
         match message {
             MessageRef::Response { id, payload } => self.settle(id, Ok(payload.to_vec()), own),
             MessageRef::Failure { id, status, message } => {
                 self.settle(id, Err(IpcError::from_failure(status, message.into())), own)
             }
             MessageRef::Request { id, channel, service, method, payload } => {
-                self.serve_request(id, channel, service, method, payload);
+                self.serve_request(view, id, channel, (service, method), payload);
                 None
             }
             MessageRef::Event { channel, topic, payload } => {
@@ -558,13 +572,15 @@ impl Inner {
         }
     }
 
-    /// Run the handler of a request on this thread and send its answer.
-    fn serve_request(&self, id: u64, channel: u32, service: &str, method: &str, payload: &[u8]) {
+    /// Run the handler of a request (`name` is its service and method, looked up in `view`) on
+    /// this thread and send its answer.
+    fn serve_request(&self, view: &mut ServiceView, id: u64, channel: u32, name: (&str, &str), payload: &[u8]) {
+        let (service, method) = name;
         Counters::bump_by_reader(&self.counters.requests_served);
         let result = if channel == CONTROL_CHANNEL && service == REGISTRY_SERVICE && method == REGISTRY_METHOD {
             Ok(postcard::to_allocvec(&self.services.registry()).unwrap_or_default())
         } else {
-            self.services.with_handler(channel, service, |handler| match handler {
+            self.services.with_handler(view, channel, service, |handler| match handler {
                 Some(handler) => catch_unwind(AssertUnwindSafe(|| handler(method, payload)))
                     .unwrap_or_else(|_| Err((PLUGHOST_ERR_PANIC, format!("the handler of \"{service}\" panicked")))),
                 None => Err((PLUGHOST_ERR_SERVICE_NOT_FOUND, format!("no service \"{service}\" on channel {channel}"))),

@@ -6,6 +6,7 @@ use crate::ipc::message::{MethodInfo, MethodKind, Registry, ServiceInfo};
 use arc_swap::ArcSwap;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// A service's handler: `(method, payload)` to the result bytes, or a `PLUGHOST_ERR_*` status
@@ -37,12 +38,26 @@ type Table = HashMap<u32, HashMap<String, Entry, FastHash>, FastHash>;
 pub struct Services {
     /// Replaced whole by every change, so that looking a service up per request takes no lock.
     services: ArcSwap<Table>,
+    /// Moves after every replacement of `services` (a [`ServiceView`] reloads when it did).
+    version: AtomicU64,
     /// The last service id given; held while the table changes, which orders the changes.
     next_id: Mutex<u32>,
     /// Event handlers of single channels.
     events: RwLock<HashMap<u32, EventHandler>>,
     /// The event handler of every channel without its own.
     any_events: RwLock<Option<EventHandler>>,
+}
+
+/// A reader's copy of the services table, kept for a run of requests (one leader's turn) so that
+/// a lookup takes no locked instruction: it reloads only when the table's version moved. Each
+/// turn has its own, so a handler that calls the peer (and serves a nested request) never sees
+/// its view change under it.
+#[derive(Default)]
+pub struct ServiceView {
+    /// The version `table` was loaded at.
+    seen: u64,
+    /// The table, once a request needed it.
+    table: Option<Arc<Table>>,
 }
 
 impl std::fmt::Debug for Services {
@@ -71,7 +86,7 @@ impl Services {
             .collect();
         let info = ServiceInfo { id, channel, name: name.into(), methods };
         services.insert(name.into(), Entry { info, handler });
-        self.services.store(Arc::new(table));
+        self.replace(table);
         id
     }
 
@@ -81,15 +96,34 @@ impl Services {
         let mut table = Table::clone(&self.services.load());
         let removed = table.get_mut(&channel).and_then(|services| services.remove(name)).is_some();
         if removed {
-            self.services.store(Arc::new(table));
+            self.replace(table);
         }
         removed
     }
 
-    /// Run `f` with the handler of `name` on `channel`, if there is one. The table `f` sees stays
-    /// alive while it runs, even if the service is replaced or removed meanwhile.
-    pub fn with_handler<R>(&self, channel: u32, name: &str, f: impl FnOnce(Option<&Handler>) -> R) -> R {
-        let table = self.services.load();
+    /// Publish a changed table (the caller holds `next_id`).
+    fn replace(&self, table: Table) {
+        self.services.store(Arc::new(table));
+        self.version.fetch_add(1, Ordering::Release);
+    }
+
+    /// Call `f` with the handler of `name` on `channel` (`None` when there is none), looked up in
+    /// `view`, which is brought up to date first: one load of the version when nothing changed.
+    pub fn with_handler<R>(
+        &self,
+        view: &mut ServiceView,
+        channel: u32,
+        name: &str,
+        f: impl FnOnce(Option<&Handler>) -> R,
+    ) -> R {
+        let version = self.version.load(Ordering::Acquire);
+        let table = match &mut view.table {
+            Some(table) if view.seen == version => table,
+            stale => {
+                view.seen = version;
+                stale.insert(self.services.load_full())
+            }
+        };
         f(table.get(&channel).and_then(|services| services.get(name)).map(|e| &e.handler))
     }
 
@@ -117,5 +151,30 @@ impl Services {
         let mut services: Vec<ServiceInfo> = table.values().flat_map(|s| s.values()).map(|e| e.info.clone()).collect();
         services.sort_by_key(|s| s.id);
         Registry { services }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answering(tag: &'static str) -> Handler {
+        Arc::new(move |_, _| Ok(tag.as_bytes().to_vec()))
+    }
+
+    #[test]
+    fn a_view_follows_every_change_of_the_table() {
+        let services = Services::default();
+        let mut view = ServiceView::default();
+        let mut call = |name: &str| services.with_handler(&mut view, 1, name, |h| h.map(|h| h("m", b"").unwrap()));
+        assert_eq!(call("a"), None);
+        services.register(1, "a", &[], answering("first"));
+        assert_eq!(call("a"), Some(b"first".to_vec()), "a service registered after the view was made");
+        services.register(1, "a", &[], answering("second"));
+        assert_eq!(call("a"), Some(b"second".to_vec()), "a replaced handler");
+        services.register(2, "b", &[], answering("other channel"));
+        assert_eq!(call("b"), None, "another channel's service");
+        assert!(services.unregister(1, "a"));
+        assert_eq!(call("a"), None, "an unregistered service");
     }
 }
