@@ -51,7 +51,9 @@ pub struct Services {
 /// A reader's copy of the services table, kept for a run of requests (one leader's turn) so that
 /// a lookup takes no locked instruction: it reloads only when the table's version moved. Each
 /// turn has its own, so a handler that calls the peer (and serves a nested request) never sees
-/// its view change under it.
+/// its view change under it. A replaced or unregistered handler is dropped once no view holds
+/// the old table: at the view's next lookup, or when its turn ends (a serving thread's turn ends
+/// when it goes idle, a caller's when its call is answered).
 #[derive(Default)]
 pub struct ServiceView {
     /// The version `table` was loaded at.
