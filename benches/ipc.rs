@@ -57,7 +57,7 @@ mod linux {
     /// Set (to anything) to run only the busy round trips.
     const BUSY_ONLY_ENV: &str = "PLUGHOST_BENCH_IPC_BUSY_ONLY";
     /// Set to a number of seconds to only make back-to-back session calls that long (for a
-    /// profiler), then print their median time per call and exit.
+    /// profiler), each batch of 1,000 paired with the spin ping-pong; then print the figures and exit.
     const PROFILE_ENV: &str = "PLUGHOST_BENCH_IPC_PROFILE_SECS";
     /// Request and answer size of the round trips.
     const SMALL: usize = 32;

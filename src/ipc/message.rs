@@ -1,9 +1,10 @@
 //! The messages two peers exchange, encoded with postcard.
 //!
 //! Channel 0 is the control channel (hello, heartbeats, goodbye, the service registry); data
-//! channels carry requests, responses, failures and events. Decoding takes bytes already copied out
-//! of shared memory; a malformed message is an error, and postcard never allocates more than the
-//! input holds (a length prefix larger than the rest of the input is refused before allocating).
+//! channels carry requests, responses, failures and events. Decoding (`reader.rs`, the postcard
+//! encoding read by hand) takes bytes already copied out of shared memory; a malformed message is
+//! an error, and nothing is allocated from a length prefix (one larger than the rest of the input
+//! is refused first).
 
 use reader::{ReadError, Reader};
 use serde::{Deserialize, Serialize};
