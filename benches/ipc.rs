@@ -18,7 +18,7 @@
 //!
 //! Run: `cargo bench --bench ipc` (with `PLUGHOST_BENCH_IPC_BUSY_ONLY=1`: only the busy round
 //! trips; with `PLUGHOST_BENCH_IPC_PROFILE_SECS=<s>`: only back-to-back calls, each batch paired
-//! with the spin ping-pong's floor). Targets: busy round trip <= 1 µs p50 and >= 10x faster than
+//! with the ring alone and the spin ping-pong, grouped by placement of the CPUs). Targets: busy round trip <= 1 µs p50 and >= 10x faster than
 //! the Unix socket; 1 MB throughput >= 2x the Unix socket; parked round trip within 1.5x of the
 //! eventfd ping-pong.
 
@@ -57,7 +57,8 @@ mod linux {
     /// Set (to anything) to run only the busy round trips.
     const BUSY_ONLY_ENV: &str = "PLUGHOST_BENCH_IPC_BUSY_ONLY";
     /// Set to a number of seconds to only make back-to-back session calls that long (for a
-    /// profiler), each batch of 1,000 paired with the spin ping-pong; then print the figures and exit.
+    /// profiler), each batch of 1,000 paired with the ring alone and the spin ping-pong; then print
+    /// the figures by placement of the CPUs and exit.
     const PROFILE_ENV: &str = "PLUGHOST_BENCH_IPC_PROFILE_SECS";
     /// Request and answer size of the round trips.
     const SMALL: usize = 32;
@@ -428,44 +429,84 @@ mod linux {
         }
     }
 
-    /// `n` timed round trips of a 32-byte message over the two rings of a segment laid out by the
-    /// default geometry, between this thread and an echo thread started for them: the ring alone,
-    /// with no session around it (threads on two CPUs move the same cache lines as processes do).
-    fn ring_round_trips(n: u64) -> Duration {
-        let geometry = Geometry::default();
-        let segment = HeapSegment::for_geometry(&geometry);
-        let half = |direction| {
-            let region = segment.region().clone();
-            (
-                Producer::new(region.clone(), &geometry, direction).expect("producer"),
-                Consumer::new(region, &geometry, direction).expect("consumer"),
-            )
-        };
-        let ((mut to_echo, mut from_me), (mut to_me, mut from_echo)) = (half(0), half(1));
-        let pass = |producer: &mut Producer, message: &[u8]| while producer.try_send_inline(message).is_err() {};
-        let take = |consumer: &mut Consumer, out: &mut Vec<u8>| {
-            while consumer.try_recv(out).expect("an intact ring").is_none() {
-                std::hint::spin_loop();
-            }
-        };
-        std::thread::scope(|s| {
-            s.spawn(move || {
+    /// The two rings of a segment laid out by the default geometry, with an echo thread that
+    /// parks between runs: the ring alone, with no session around it (threads on two CPUs move
+    /// the same cache lines as processes do). The segment lives as long as the bench, so its pages
+    /// are mapped and its lines warm, as a session's are.
+    struct RingEcho {
+        to_echo: Producer,
+        from_echo: Consumer,
+        /// The number of round trips for the echo thread to serve next (0 ends it).
+        runs: std::sync::mpsc::Sender<u64>,
+        thread: Option<std::thread::JoinHandle<()>>,
+        answer: Vec<u8>,
+        _segment: HeapSegment,
+    }
+
+    fn pass(producer: &mut Producer, message: &[u8]) {
+        while producer.try_send_inline(message).is_err() {
+            std::hint::spin_loop();
+        }
+    }
+
+    fn take(consumer: &mut Consumer, out: &mut Vec<u8>) {
+        while consumer.try_recv(out).expect("an intact ring").is_none() {
+            std::hint::spin_loop();
+        }
+    }
+
+    impl RingEcho {
+        fn start() -> Self {
+            let geometry = Geometry::default();
+            let segment = HeapSegment::for_geometry(&geometry);
+            let half = |direction| {
+                let region = segment.region().clone();
+                (
+                    Producer::new(region.clone(), &geometry, direction).expect("producer"),
+                    Consumer::new(region, &geometry, direction).expect("consumer"),
+                )
+            };
+            let ((to_echo, mut from_me), (mut to_me, from_echo)) = (half(0), half(1));
+            let (runs, wanted) = std::sync::mpsc::channel::<u64>();
+            let thread = std::thread::spawn(move || {
                 let mut out = Vec::new();
-                for _ in 0..=n {
-                    take(&mut from_me, &mut out);
-                    pass(&mut to_me, &out);
+                while let Ok(n @ 1..) = wanted.recv() {
+                    for _ in 0..n {
+                        take(&mut from_me, &mut out);
+                        pass(&mut to_me, &out);
+                    }
                 }
             });
-            let (request, mut answer) = ([7u8; SMALL], Vec::new());
-            pass(&mut to_echo, &request);
-            take(&mut from_echo, &mut answer);
+            let mut echo =
+                RingEcho { to_echo, from_echo, runs, thread: Some(thread), answer: Vec::new(), _segment: segment };
+            // A lap of each ring before anything is timed: every page mapped, every line seen.
+            let lap = Geometry::default().ring_capacity as u64 / 64;
+            echo.round_trips(lap);
+            echo
+        }
+
+        /// Wake the echo, make one untimed round trip, and time `n` more of a 32-byte message.
+        fn round_trips(&mut self, n: u64) -> Duration {
+            self.runs.send(n + 1).expect("the ring echo runs");
+            let request = [7u8; SMALL];
+            pass(&mut self.to_echo, &request);
+            take(&mut self.from_echo, &mut self.answer);
             let started = Instant::now();
             for _ in 0..n {
-                pass(&mut to_echo, &request);
-                take(&mut from_echo, &mut answer);
+                pass(&mut self.to_echo, &request);
+                take(&mut self.from_echo, &mut self.answer);
             }
             started.elapsed()
-        })
+        }
+    }
+
+    impl Drop for RingEcho {
+        fn drop(&mut self) {
+            let _ = self.runs.send(0);
+            if let Some(thread) = self.thread.take() {
+                let _ = thread.join();
+            }
+        }
     }
 
     impl Raw {
@@ -612,43 +653,12 @@ mod linux {
         // The session answers before anything is timed.
         session_call(&session, &request);
         if let Some(secs) = std::env::var(PROFILE_ENV).ok().and_then(|s| s.parse::<f64>().ok()) {
-            // Calls only, back to back, for a profiler to watch (`perf record -a`), in batches of
-            // 1,000, each followed by 1,000 round trips of the spin ping-pong (the machine's floor
-            // at that moment). Prints the time per call (median, p10, p90, mean), the floor's
-            // median, and the median ratio and difference of the pairs (the difference is what
-            // the session adds to the machine's two line transfers), to compare builds.
-            let end = Instant::now() + Duration::from_secs_f64(secs);
-            let (mut calls, mut floor, mut ratios, mut added) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-            while Instant::now() < end {
-                let started = Instant::now();
-                for _ in 0..1000 {
-                    session_call(&session, &request);
-                }
-                let call = started.elapsed().as_nanos() as f64 / 1000.0;
-                let spin = raw.spin_round_trips(1000).as_nanos() as f64 / 1000.0;
-                calls.push(call);
-                floor.push(spin);
-                ratios.push(call / spin);
-                added.push(call - spin);
-            }
-            let [calls, floor, ratios, added] = [calls, floor, ratios, added].map(|v| common::sorted(&v));
-            let at = |v: &[f64], q: f64| common::quantile(v, q);
-            println!(
-                "session call, {} batches of 1,000: median {}, p10 {}, p90 {}, mean {}; spin ping-pong median {}; \
-                 median ratio {:.2}, median difference {}",
-                calls.len(),
-                format_ns(at(&calls, 0.5)),
-                format_ns(at(&calls, 0.1)),
-                format_ns(at(&calls, 0.9)),
-                format_ns(calls.iter().sum::<f64>() / calls.len() as f64),
-                format_ns(at(&floor, 0.5)),
-                at(&ratios, 0.5),
-                format_ns(at(&added, 0.5))
-            );
+            profile(&session, &raw, Duration::from_secs_f64(secs));
             shut_down(session, session_child, raw);
             return;
         }
 
+        let mut ring = RingEcho::start();
         let busy = {
             let settings = Settings::new(Duration::from_millis(300), Duration::from_millis(5), 60);
             let mut group = Group::new("round trip, 32 + 32 bytes, back to back (busy peers)", settings);
@@ -666,7 +676,7 @@ mod linux {
                 })
                 .case("pipes", peer, || round_trip(&r.pipe_out, &r.pipe_in, &request))
                 .case("eventfd ping-pong", peer, || eventfd_round_trip(&r.ping, &r.pong))
-                .timed("ring ping-pong, two threads", peer, ring_round_trips)
+                .timed("ring ping-pong, two threads", peer, |n| ring.round_trips(n))
                 .timed("shared-memory spin ping-pong", peer, |n| r.spin_round_trips(n));
             group.run()
         };
@@ -764,6 +774,58 @@ mod linux {
         }
 
         shut_down(session, session_child, raw);
+    }
+
+    /// A spin ping-pong faster than this means the host has put the two CPUs on one core's
+    /// hyperthreads (about 50 ns here); two separate cores take 250 ns and more.
+    const ONE_CORE_FLOOR_NS: f64 = 150.0;
+
+    /// Back-to-back calls only, for `secs`, for a profiler to watch (`perf record -a`), in
+    /// batches of 1,000, each followed by 1,000 round trips of the ring alone (two threads) and
+    /// 1,000 of the spin ping-pong (the machine's floor at that moment). The batches are grouped
+    /// by where the host put the two CPUs at that moment (the floor tells); for each group it
+    /// prints the medians of the three and what the session adds to the ring and the ring to the
+    /// floor (medians of the pairs' differences), to compare builds.
+    fn profile(session: &Session, raw: &Raw, secs: Duration) {
+        let mut ring = RingEcho::start();
+        let request = [7u8; SMALL];
+        let end = Instant::now() + secs;
+        let mut batches = Vec::new();
+        while Instant::now() < end {
+            let started = Instant::now();
+            for _ in 0..1000 {
+                session_call(session, &request);
+            }
+            let call = started.elapsed().as_nanos() as f64 / 1000.0;
+            let ring = ring.round_trips(1000).as_nanos() as f64 / 1000.0;
+            let floor = raw.spin_round_trips(1000).as_nanos() as f64 / 1000.0;
+            batches.push([call, ring, floor]);
+        }
+        for (placement, one_core) in [("one core's hyperthreads", true), ("two cores", false)] {
+            let group: Vec<[f64; 3]> =
+                batches.iter().copied().filter(|b| (b[2] < ONE_CORE_FLOOR_NS) == one_core).collect();
+            if group.is_empty() {
+                println!("{placement}: no batch");
+                continue;
+            }
+            let at = |q: f64, f: &dyn Fn(&[f64; 3]) -> f64| {
+                common::quantile(&common::sorted(&group.iter().map(f).collect::<Vec<_>>()), q)
+            };
+            let median = |f: &dyn Fn(&[f64; 3]) -> f64| at(0.5, f);
+            println!(
+                "{placement}, {} batches of 1,000: session call {} (p10 {}, p90 {}), ring {}, spin floor {}; \
+                 session over ring {}, ring over floor {}, session over floor {}",
+                group.len(),
+                format_ns(median(&|b| b[0])),
+                format_ns(at(0.1, &|b| b[0])),
+                format_ns(at(0.9, &|b| b[0])),
+                format_ns(median(&|b| b[1])),
+                format_ns(median(&|b| b[2])),
+                format_ns(median(&|b| b[0] - b[1])),
+                format_ns(median(&|b| b[1] - b[2])),
+                format_ns(median(&|b| b[0] - b[2])),
+            );
+        }
     }
 
     fn busy_verdicts(busy: &[Summary]) {
