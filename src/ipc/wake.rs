@@ -340,11 +340,17 @@ impl<S: Deref<Target = Segment>> Signal<S> {
     /// Tell a parked waiter that the condition may hold now. Call after publishing the change.
     /// Costs a fence and a load when nobody waits; a syscall only when a waiter is registered.
     pub fn notify(&self) {
+        fence(Ordering::SeqCst);
+        self.notify_after_fence();
+    }
+
+    /// [`Signal::notify`] for a caller that has itself issued a SeqCst fence after publishing
+    /// the change (one fence that serves several purposes).
+    pub fn notify_after_fence(&self) {
         count(self.counted, &self.notifies);
         let Some((key, waiters)) = self.words.get() else {
             return;
         };
-        fence(Ordering::SeqCst);
         let parked = waiters.load(Ordering::SeqCst);
         if parked != 0 {
             key.seq.fetch_add(1, Ordering::SeqCst);

@@ -16,7 +16,7 @@ use crate::ipc::wake::{Event, Signal, WaitPolicy, Waiter};
 use parking_lot::Mutex;
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::Thread;
 use std::time::Duration;
@@ -95,6 +95,9 @@ pub(super) struct Inner {
     pub in_space: Signal<Seg>,
     /// The thread token of the reader-role holder, 0 when free.
     pub role: AtomicU64,
+    /// Whether the reader consumed input since it last told the peer's senders that space came
+    /// free (changed only by the reader-role holder; see [`Inner::owe_space`]).
+    space_owed: AtomicBool,
     /// Threads serving (`serve`, the background server), woken when the role comes free.
     pub servers: Mutex<Vec<(u64, Thread)>>,
     /// Threads about to park or parked in `follow`: a leader giving the role up wakes the
@@ -171,6 +174,7 @@ impl Inner {
             in_data_local: signal(inn, Event::Data)?,
             in_space: signal(inn, Event::Space)?,
             role: AtomicU64::new(0),
+            space_owed: AtomicBool::new(false),
             servers: Mutex::new(Vec::new()),
             followers: AtomicUsize::new(0),
             role_wanted: AtomicUsize::new(0),
@@ -331,7 +335,56 @@ impl Inner {
         Some(result)
     }
 
-    /// Whether nobody holds the reader role (SeqCst: see [`RoleGuard`]'s drop).
+    /// After the reader consumed input (ring space or a slot came free): tell the peer's senders
+    /// now if one is parked (a hint read without a fence), else once later, where the reader
+    /// fences anyway: after it dispatched what it read ([`Inner::settle_space`]) or when it
+    /// gives the role up. So the fence and the load of the waiters word leave the path from a
+    /// request to its answer; a sender that registers meanwhile re-checks the cursor after
+    /// registering, and one that parks anyway is woken at the latest by that settlement.
+    /// Reader-role holder only.
+    pub fn owe_space(&self) {
+        if self.in_space.peer_waiting() {
+            self.space_owed.store(false, Ordering::Relaxed);
+            self.in_space.notify();
+        } else {
+            self.space_owed.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Tell the peer's senders about the space owed since [`Inner::owe_space`], if any.
+    /// Reader-role holder only.
+    pub fn settle_space(&self) {
+        if self.take_space_owed() {
+            self.in_space.notify();
+        }
+    }
+
+    /// Whether space is owed, which is then no longer (reader-role holder only).
+    fn take_space_owed(&self) -> bool {
+        let owed = self.space_owed.load(Ordering::Relaxed);
+        if owed {
+            self.space_owed.store(false, Ordering::Relaxed);
+        }
+        owed
+    }
+
+    /// Give the reader role up (its holder only): free it, tell the peer's senders about space
+    /// still owed, and wake this side's followers if any. One fence serves both wake-up
+    /// protocols: a follower counts itself before it checks the role a last time and parks
+    /// (both SeqCst), so either it sees the role free or this sees it counted.
+    fn release_role(&self) {
+        let owed = self.take_space_owed();
+        self.role.store(0, Ordering::Release);
+        fence(Ordering::SeqCst);
+        if owed {
+            self.in_space.notify_after_fence();
+        }
+        if self.followers.load(Ordering::SeqCst) != 0 {
+            self.wake_followers();
+        }
+    }
+
+    /// Whether nobody holds the reader role (SeqCst: see [`Inner::release_role`]).
     pub fn role_free(&self) -> bool {
         self.role.load(Ordering::SeqCst) == 0
     }
@@ -379,13 +432,7 @@ impl RoleGuard<'_> {
 impl Drop for RoleGuard<'_> {
     fn drop(&mut self) {
         if self.owned {
-            // Followers: one of them takes the role over. A follower counts itself before it
-            // checks the role a last time and parks (both SeqCst), so either it sees the role
-            // free or this sees it counted.
-            self.inner.role.store(0, Ordering::SeqCst);
-            if self.inner.followers.load(Ordering::SeqCst) != 0 {
-                self.inner.wake_followers();
-            }
+            self.inner.release_role();
         }
     }
 }

@@ -273,8 +273,10 @@ impl Inner {
                 Err(e) => return Turn::Done(Err(e)),
             };
             if let Some(answer) = self.dispatch(received, &buffer.0, goal.call_id(), &mut view) {
+                // The space is settled when the role is given up, or by the outer turn.
                 return Turn::Done(answer.map(Some));
             }
+            self.settle_space();
         }
     }
 
@@ -337,6 +339,7 @@ impl Inner {
         } else if idle_server {
             Err(TimedOut)
         } else {
+            self.settle_space();
             self.in_data.park_until(&mut poll, deadline.min(Instant::now() + SLICE))
         };
         match got {
@@ -434,8 +437,8 @@ impl Inner {
                     .take_with(descriptor, |bytes| copy_slot(bytes, buffer))
                     .map_err(|e| self.fail(IpcError::Malformed(format!("incoming slot: {e}"))))
             });
-            // The frame left the ring either way; tell the peer's sender.
-            self.in_space.notify();
+            // The frame left the ring either way; the peer's senders are owed the space.
+            self.owe_space();
             match taken? {
                 SlotCopy::Whole(true) => {}
                 SlotCopy::Whole(false) => {
@@ -445,7 +448,7 @@ impl Inner {
                 SlotCopy::Message(Err(e)) => return Err(self.undecodable(&e)),
             }
         } else {
-            self.in_space.notify();
+            self.owe_space();
         }
         Ok(Some(Incoming::Bytes))
     }
@@ -464,7 +467,11 @@ impl Inner {
         };
         loop {
             match self.with_reader(|half| self.drain_one(half)).unwrap_or(Ok(Drained::Nothing))? {
-                Drained::Nothing => return Ok(()),
+                Drained::Nothing => {
+                    // The peer may itself wait for room: tell it now.
+                    self.settle_space();
+                    return Ok(());
+                }
                 Drained::Kept => {}
                 Drained::Answer(id, result) => self.answer(id, result),
             }
