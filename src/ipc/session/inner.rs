@@ -368,6 +368,12 @@ impl Inner {
         owed
     }
 
+    /// Whether a space notification is owed (for tests).
+    #[cfg(test)]
+    pub fn space_owed(&self) -> bool {
+        self.space_owed.load(Ordering::Relaxed)
+    }
+
     /// Give the reader role up (its holder only): free it, tell the peer's senders about space
     /// still owed, and wake this side's followers if any. One fence serves both wake-up
     /// protocols: a follower counts itself before it checks the role a last time and parks

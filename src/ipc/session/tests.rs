@@ -1,10 +1,13 @@
-//! Session tests that need the internals: a peer that speaks another protocol version.
+//! Session tests that need the internals: a peer that speaks another protocol version, the space
+//! notification a reader owes.
 
 use super::send::Deadline;
 use super::{IpcError, Session};
 use crate::ipc::layout::Geometry;
 use crate::ipc::message::MessageRef;
 use crate::ipc::message::PROTOCOL_VERSION;
+use crate::ipc::wake::Event;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 #[test]
@@ -56,4 +59,37 @@ fn a_follower_runs_its_while_waiting_hook() {
         a.call_while_waiting(0, "svc", "fast", b"", Duration::from_secs(1), &|| ()),
         Err(IpcError::InvalidArgument(_))
     ));
+}
+
+#[test]
+fn the_space_a_reader_frees_is_announced_at_once_to_a_parked_sender_or_when_the_role_is_released() {
+    let (a, b) = Session::pair(&Geometry::default()).unwrap();
+    b.publish("first", b"1").unwrap();
+    b.publish("second", b"2").unwrap();
+    let inner = &a.inner;
+    // The waiters word of "space" on the ring a reads (B to A): a parked sender of B sets it.
+    let offset = crate::ipc::wake::word_offset(inner.segment.layout(), 1 - inner.side, Event::Space).unwrap() + 4;
+    let waiters = inner.segment.region().atomic_u32(offset).unwrap();
+    let wakes = || inner.in_space.stats().wake_calls;
+    let mut buffer = Vec::new();
+
+    // Nobody waits: reading a frame owes the notification instead of paying it now.
+    let role = inner.acquire_role().unwrap();
+    assert!(inner.receive_one(&mut buffer).unwrap().is_some());
+    assert!(inner.space_owed());
+    assert_eq!(wakes(), 0);
+    // A sender parks meanwhile; giving the role up pays what is owed, and wakes it.
+    waiters.store(1, Ordering::SeqCst);
+    drop(role);
+    assert!(!inner.space_owed());
+    assert_eq!(wakes(), 1);
+
+    // A sender is parked already: the reader wakes it at once, owing nothing.
+    let role = inner.acquire_role().unwrap();
+    assert!(inner.receive_one(&mut buffer).unwrap().is_some());
+    assert_eq!(wakes(), 2);
+    assert!(!inner.space_owed());
+    drop(role);
+    assert_eq!(wakes(), 2);
+    waiters.store(0, Ordering::SeqCst);
 }
