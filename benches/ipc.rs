@@ -18,9 +18,9 @@
 //!
 //! Run: `cargo bench --bench ipc` (with `PLUGHOST_BENCH_IPC_BUSY_ONLY=1`: only the busy round
 //! trips; with `PLUGHOST_BENCH_IPC_PROFILE_SECS=<s>`: only back-to-back calls, each batch paired
-//! with the ring alone and the spin ping-pong, grouped by placement of the CPUs). Targets: busy round trip <= 1 µs p50 and >= 10x faster than
-//! the Unix socket; 1 MB throughput >= 2x the Unix socket; parked round trip within 1.5x of the
-//! eventfd ping-pong.
+//! with the ring alone and the spin ping-pong, grouped by placement of the CPUs). Targets: busy
+//! round trip <= 1 µs p50 and >= 10x faster than the Unix socket; 1 MB throughput >= 2x the Unix
+//! socket; parked round trip within 1.5x of the eventfd ping-pong.
 
 mod common;
 
@@ -480,7 +480,7 @@ mod linux {
             let mut echo =
                 RingEcho { to_echo, from_echo, runs, thread: Some(thread), answer: Vec::new(), _segment: segment };
             // A lap of each ring before anything is timed: every page mapped, every line seen.
-            let lap = Geometry::default().ring_capacity as u64 / 64;
+            let lap = (geometry.ring_capacity / 64) as u64;
             echo.round_trips(lap);
             echo
         }
