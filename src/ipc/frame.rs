@@ -114,7 +114,17 @@ pub fn stamp_of(word: u64) -> u32 {
 /// the payload)`, one entry per line that carries payload. The one layout the codec, the producer
 /// and the consumer all follow.
 pub fn chunks(len: usize) -> impl Iterator<Item = (usize, std::ops::Range<usize>)> {
-    (0..len.div_ceil(LINE_PAYLOAD)).map(move |k| (k * LINE + WORD, k * LINE_PAYLOAD..len.min((k + 1) * LINE_PAYLOAD)))
+    // Stepped without a division: most payloads fit one line, and take one round.
+    let (mut at, mut done) = (WORD, 0);
+    std::iter::from_fn(move || {
+        if done >= len {
+            return None;
+        }
+        let end = len.min(done + LINE_PAYLOAD);
+        let chunk = (at, done..end);
+        (at, done) = (at + LINE, end);
+        Some(chunk)
+    })
 }
 
 /// Where a message lies in a slot pool: the payload of a SLOT frame.
@@ -427,7 +437,12 @@ pub fn outgoing_header(kind: FrameKind, body: &[u8], limits: &FrameLimits) -> Re
         // Longer than a header can say (limits are at most 4096 anyway).
         return Err(FrameError::InlineTooLong { len, max: limits.inline_max });
     }
-    let header = decode_header(FrameHeader { stamp: 0, len, kind, flags: 0 }.encode(), limits)?;
+    let header = FrameHeader { stamp: 0, len, kind, flags: 0 };
+    if kind == FrameKind::Inline && len <= limits.inline_max {
+        // What the decoder makes of it, without the round trip (the common frame).
+        return Ok(header);
+    }
+    let header = decode_header(header.encode(), limits)?;
     if kind == FrameKind::Slot {
         let raw: &[u8; DESCRIPTOR_SIZE] = body.try_into().map_err(|_| FrameError::DescriptorSize(len))?;
         decode_descriptor(raw, limits)?;

@@ -43,6 +43,21 @@ impl SharedRegion {
         self.len == 0
     }
 
+    /// A view of the `len` bytes at `offset` of this region (64-aligned, like every region), so
+    /// that a part used on every message is bounds-checked against its own length only; `None`
+    /// when the part is not inside the region or `offset` is not a multiple of 64.
+    ///
+    /// # Safety
+    /// The view does not keep the mapping alive: the caller keeps whatever keeps this region's
+    /// mapping alive for as long as the view is used.
+    pub unsafe fn part(&self, offset: usize, len: usize) -> Option<SharedRegion> {
+        let base = self.range(offset, len).filter(|_| offset % 64 == 0)?;
+        // SAFETY: `base..base + len` lies inside this region (checked by `range`) and is
+        // 64-aligned (this region's base is, and `offset` is a multiple of 64); the caller keeps
+        // the mapping alive while the view is used, and the region cannot shrink (see `new`).
+        Some(unsafe { SharedRegion::new(base, len) })
+    }
+
     fn range(&self, offset: usize, size: usize) -> Option<*mut u8> {
         let end = offset.checked_add(size)?;
         // SAFETY: `offset + size <= len`, so the pointer stays inside the mapping.
@@ -140,6 +155,17 @@ mod tests {
         assert!(region.read_append(252, 5, &mut appended).is_none());
         assert_eq!(appended, b"say hello");
         assert!(region.read(usize::MAX, &mut out).is_none());
+        // SAFETY: `page` outlives the part.
+        let part = unsafe { region.part(64, 128) }.unwrap();
+        part.write(0, b"part").unwrap();
+        assert_eq!(region.read_u32(64), Some(u32::from_le_bytes(*b"part")));
+        assert!(part.write(126, b"xyz").is_none(), "a part is checked against its own length");
+        // SAFETY: as above.
+        unsafe {
+            assert!(region.part(8, 64).is_none(), "misaligned");
+            assert!(region.part(192, 128).is_none(), "outside the region");
+            assert!(region.part(64, usize::MAX).is_none(), "overflow");
+        }
         region.atomic_u64(8).unwrap().store(0x0102_0304_0506_0708, std::sync::atomic::Ordering::SeqCst);
         assert_eq!(region.read_u64(8), Some(0x0102_0304_0506_0708));
         assert_eq!(region.read_u32(8), Some(0x0506_0708));

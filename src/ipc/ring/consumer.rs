@@ -10,8 +10,6 @@ use crate::ipc::frame::{self, FrameError, FrameKind, FrameLimits, SlotDescriptor
 use crate::ipc::layout::Geometry;
 use crate::ipc::raw::SharedRegion;
 
-static ZEROS: [u8; 4096] = [0; 4096];
-
 /// A received frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Frame {
@@ -101,14 +99,10 @@ impl<M: RingMemory> Consumer<M> {
                 self.counters.frame(descriptor.len as u64);
                 Frame::Slot(descriptor)
             } else {
-                // Inline payloads are at most 4096 bytes (`Geometry::validate`); extending from a
-                // zero page is a plain copy even in unoptimised builds, unlike `resize`.
-                let len = header.len as usize;
-                match ZEROS.get(..len) {
-                    Some(zeros) => out.extend_from_slice(zeros),
-                    None => out.resize(len, 0),
+                // Appended straight into `out`'s spare capacity: never zeroed first.
+                for (offset, part) in frame::chunks(header.len as usize) {
+                    self.memory.read_append(at + offset, part.len(), out).ok_or(Corruption::OutOfRegion)?;
                 }
-                self.read_payload(at, out)?;
                 self.counters.frame(out.len() as u64);
                 Frame::Inline(out.len())
             };

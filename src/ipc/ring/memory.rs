@@ -27,6 +27,17 @@ pub trait RingMemory {
     fn write(&self, offset: usize, src: &[u8]) -> Option<()>;
     /// Copy bytes of the data area at `offset` into `dst`.
     fn read(&self, offset: usize, dst: &mut [u8]) -> Option<()>;
+    /// Append `len` bytes of the data area at `offset` to `out` (`None`, with `out` unchanged,
+    /// when they are not inside it).
+    fn read_append(&self, offset: usize, len: usize, out: &mut Vec<u8>) -> Option<()> {
+        let start = out.len();
+        out.resize(start.checked_add(len)?, 0);
+        let read = self.read(offset, &mut out[start..]);
+        if read.is_none() {
+            out.truncate(start);
+        }
+        read
+    }
 }
 
 /// What keeps a ring's shared region mapped while the ring is used: the region itself
@@ -43,12 +54,16 @@ impl RegionHolder for Arc<SharedRegion> {
 }
 
 /// A ring inside a shared region, at the offsets of a [`Layout`]; `H` keeps the region mapped.
+///
+/// The ring's control block and data area are views of their own ([`SharedRegion::part`]),
+/// checked once against the region here, so that each access on the message path is checked
+/// against the part's length alone.
 #[derive(Debug)]
 pub struct RegionMemory<H: RegionHolder = Arc<SharedRegion>> {
-    holder: H,
-    control: usize,
-    data: usize,
-    capacity: usize,
+    /// Keeps the mapping that the parts view alive (never read).
+    _holder: H,
+    control: SharedRegion,
+    data: SharedRegion,
 }
 
 impl<H: RegionHolder> RegionMemory<H> {
@@ -56,12 +71,19 @@ impl<H: RegionHolder> RegionMemory<H> {
     /// that its control block and data lie inside the region and are aligned.
     pub fn new(holder: H, layout: &Layout, direction: usize) -> Result<Self, RingSetupError> {
         let (control, data) = locate(holder.region(), layout, direction)?;
-        Ok(Self { holder, control, data, capacity: layout.ring_capacity })
+        let region = holder.region();
+        // SAFETY: the parts live in the returned value next to `holder`, which keeps the mapping
+        // alive for as long as the value exists.
+        let parts = unsafe { (region.part(control, RING_CONTROL_SIZE), region.part(data, layout.ring_capacity)) };
+        let (Some(control), Some(data)) = parts else {
+            return Err(RingSetupError(format!("ring {direction} lies outside the region or is misaligned")));
+        };
+        Ok(Self { _holder: holder, control, data })
     }
 
     /// Bytes of the data area.
     pub fn capacity(&self) -> usize {
-        self.capacity
+        self.data.len()
     }
 
     /// Whether the frame at the consumer's cursor is published: a hint read without consuming
@@ -72,16 +94,20 @@ impl<H: RegionHolder> RegionMemory<H> {
         let Some(head) = self.load_head(Ordering::Relaxed) else {
             return false;
         };
-        let at = head as usize & (self.capacity - 1);
+        let at = head as usize & (self.capacity() - 1);
         self.load_word(at, Ordering::Acquire).is_some_and(|word| frame::stamp_of(word) == super::stamp(head))
     }
 
     fn head(&self) -> Option<&AtomicU64> {
-        self.holder.region().atomic_u64(self.control + HEAD_OFFSET)
+        self.control.atomic_u64(HEAD_OFFSET)
     }
 
+    /// The first word of the line at `offset` of the data area: inside it and at a line's start.
     fn word(&self, offset: usize) -> Option<&AtomicU64> {
-        self.holder.region().atomic_u64(word_at(self.data, self.capacity, offset)?)
+        if offset % FRAME_ALIGN != 0 {
+            return None;
+        }
+        self.data.atomic_u64(offset)
     }
 }
 
@@ -104,20 +130,6 @@ fn locate(region: &SharedRegion, layout: &Layout, direction: usize) -> Result<(u
     Ok((control, data))
 }
 
-/// The absolute offset of `offset..offset + len` of a data area at `data` of `capacity` bytes.
-fn data_range(data: usize, capacity: usize, offset: usize, len: usize) -> Option<usize> {
-    (offset.checked_add(len)? <= capacity).then_some(data + offset)
-}
-
-/// The absolute offset of the first word of the line at `offset` of a data area: inside it and at
-/// a line's start.
-fn word_at(data: usize, capacity: usize, offset: usize) -> Option<usize> {
-    if offset % FRAME_ALIGN != 0 {
-        return None;
-    }
-    data_range(data, capacity, offset, frame::WORD)
-}
-
 impl<H: RegionHolder> RingMemory for RegionMemory<H> {
     fn load_head(&self, order: Ordering) -> Option<u64> {
         Some(self.head()?.load(order))
@@ -138,10 +150,14 @@ impl<H: RegionHolder> RingMemory for RegionMemory<H> {
     }
 
     fn write(&self, offset: usize, src: &[u8]) -> Option<()> {
-        self.holder.region().write(data_range(self.data, self.capacity, offset, src.len())?, src)
+        self.data.write(offset, src)
     }
 
     fn read(&self, offset: usize, dst: &mut [u8]) -> Option<()> {
-        self.holder.region().read(data_range(self.data, self.capacity, offset, dst.len())?, dst)
+        self.data.read(offset, dst)
+    }
+
+    fn read_append(&self, offset: usize, len: usize, out: &mut Vec<u8>) -> Option<()> {
+        self.data.read_append(offset, len, out)
     }
 }

@@ -119,9 +119,11 @@ impl<M: RingMemory> Producer<M> {
     /// the cursor past it.
     fn publish(&mut self, header: &FrameHeader, payload: &[u8], size: u64) -> Result<(), Corruption> {
         let at = self.offset();
-        for line in (LINE..size as usize).step_by(LINE) {
+        let mut line = LINE;
+        while line < size as usize {
             let marker = frame::marker(stamp(self.tail.wrapping_add(line as u64)));
             self.memory.store_word(at + line, marker, Relaxed).ok_or(Corruption::OutOfRegion)?;
+            line += LINE;
         }
         for (offset, part) in frame::chunks(payload.len()) {
             self.memory.write(at + offset, &payload[part]).ok_or(Corruption::OutOfRegion)?;

@@ -37,7 +37,7 @@ pub(super) struct ReadHalf {
     pub buffer: Vec<u8>,
     /// Requests and events read by a sender that waited for room (see `send.rs`), to be
     /// dispatched before anything still in the ring.
-    pub backlog: VecDeque<Message>,
+    pub backlog: VecDeque<Box<Message>>,
 }
 
 /// The receiving half behind the reader role: the role is its lock, so that reading a message

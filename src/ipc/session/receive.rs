@@ -50,8 +50,9 @@ const HEAD_PREFIX: usize = 256;
 
 /// A message taken out of the ring or the backlog.
 pub(super) enum Incoming {
-    /// Decoded already (out of a slot, or out of the backlog).
-    Message(Message),
+    /// Decoded already (out of a slot, or out of the backlog); boxed, so that the common kind,
+    /// [`Incoming::Bytes`], is a small value to hand from the ring to the dispatch.
+    Message(Box<Message>),
     /// Its bytes, copied out, are in the reader's buffer, to be decoded where they lie.
     Bytes,
 }
@@ -444,7 +445,7 @@ impl Inner {
                 SlotCopy::Whole(false) => {
                     return Err(self.fail(IpcError::Malformed("incoming slot: data outside the segment".into())))
                 }
-                SlotCopy::Message(Ok(message)) => return Ok(Some(Incoming::Message(message))),
+                SlotCopy::Message(Ok(message)) => return Ok(Some(Incoming::Message(Box::new(message)))),
                 SlotCopy::Message(Err(e)) => return Err(self.undecodable(&e)),
             }
         } else {
@@ -487,7 +488,7 @@ impl Inner {
         let ReadHalf { consumer, buffer, backlog } = half;
         let message = match self.read_ring(consumer, buffer)? {
             None => return Ok(Drained::Nothing),
-            Some(Incoming::Message(message)) => message,
+            Some(Incoming::Message(message)) => *message,
             Some(Incoming::Bytes) => Message::decode(buffer).map_err(|e| self.undecodable(&e))?,
         };
         Ok(match message {
@@ -496,7 +497,7 @@ impl Inner {
                 Drained::Answer(id, Err(IpcError::from_failure(status, message)))
             }
             other => {
-                backlog.push_back(other);
+                backlog.push_back(Box::new(other));
                 self.backlogged.store(true, Ordering::Release);
                 Drained::Kept
             }
@@ -531,8 +532,10 @@ impl Inner {
     ) -> Option<CallResult> {
         match incoming {
             // Owned answers hand their payload over without a copy.
-            Incoming::Message(Message::Response { id, payload }) => self.settle(id, Ok(payload), own),
-            Incoming::Message(other) => self.act(other.as_ref(), own, view),
+            Incoming::Message(message) => match *message {
+                Message::Response { id, payload } => self.settle(id, Ok(payload), own),
+                other => self.act(other.as_ref(), own, view),
+            },
             Incoming::Bytes => match MessageRef::decode(bytes) {
                 Ok(message) => self.act(message, own, view),
                 Err(e) => Some(Err(self.undecodable(&e))),

@@ -15,13 +15,13 @@ use crate::ipc::frame::{FrameKind, SlotDescriptor};
 use crate::ipc::message::MessageRef;
 use crate::ipc::ring::{RingMemory, SendError};
 use crate::ipc::slots::{Descriptor, SlotError};
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 thread_local! {
     /// Each thread's encoding buffer (taken while in use, so nested sends get their own).
-    static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static BUFFER: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
 /// How long a send may wait for room: until an instant, or for a time that starts when it first
@@ -58,7 +58,7 @@ impl Inner {
     /// Send `message`, waiting for room until `deadline` (fixed here if the send has to wait).
     pub fn send(&self, message: &MessageRef<'_>, deadline: &mut Deadline) -> Result<(), IpcError> {
         self.check()?;
-        let mut buffer = BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
+        let mut buffer = BUFFER.take();
         // The payload is not encoded into the buffer: it is copied once, into the frame or slot.
         let payload = message.encode_head_into(&mut buffer);
         let len = buffer.len() + payload.len();
@@ -69,7 +69,7 @@ impl Inner {
             self.send_in_slot(&[&buffer, payload], len, deadline).map(|()| Counters::bump(&self.counters.slot_sent))
         };
         if buffer.capacity() <= 1 << 16 {
-            BUFFER.with(|b| *b.borrow_mut() = buffer);
+            BUFFER.set(buffer);
         }
         result
     }
@@ -107,25 +107,46 @@ impl Inner {
 
     /// Send one frame, waiting for ring space until `deadline`.
     fn send_frame(&self, kind: FrameKind, payload: &[u8], deadline: &mut Deadline) -> Result<(), IpcError> {
-        let mut counted = false;
-        loop {
-            self.check()?;
-            let result = self.producer.lock().try_send(kind, payload);
-            match result {
-                Ok(()) => {
-                    self.out_data.notify();
-                    return Ok(());
-                }
-                Err(SendError::Full) => {}
-                Err(e) => return Err(self.fail(IpcError::Malformed(format!("outgoing ring: {e}")))),
+        self.check()?;
+        let result = self.producer.lock().try_send(kind, payload);
+        match result {
+            Ok(()) => {
+                self.out_data.notify();
+                Ok(())
             }
-            if !counted {
-                counted = true;
-                Counters::bump(&self.counters.ring_full_waits);
+            Err(e) => self.send_frame_again(kind, payload, deadline, e),
+        }
+    }
+
+    /// [`Inner::send_frame`] after its first try failed with `error`: wait for room and retry
+    /// while the ring is full.
+    #[cold]
+    #[inline(never)]
+    fn send_frame_again(
+        &self,
+        kind: FrameKind,
+        payload: &[u8],
+        deadline: &mut Deadline,
+        mut error: SendError,
+    ) -> Result<(), IpcError> {
+        if error == SendError::Full {
+            Counters::bump(&self.counters.ring_full_waits);
+        }
+        loop {
+            if error != SendError::Full {
+                return Err(self.fail(IpcError::Malformed(format!("outgoing ring: {error}"))));
             }
             // The consumer's cursor moving is the sign of room (a hint: the producer re-checks).
             let head = self.out_ring.load_head(Ordering::Acquire);
             self.wait_for_space(deadline, || self.out_ring.load_head(Ordering::Acquire) != head)?;
+            self.check()?;
+            match self.producer.lock().try_send(kind, payload) {
+                Ok(()) => {
+                    self.out_data.notify();
+                    return Ok(());
+                }
+                Err(e) => error = e,
+            }
         }
     }
 

@@ -6,6 +6,7 @@ use crate::ipc::message::{MethodInfo, MethodKind, Registry, ServiceInfo};
 use arc_swap::ArcSwap;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -60,7 +61,16 @@ pub struct ServiceView {
     seen: u64,
     /// The table, once a request needed it.
     table: Option<Arc<Table>>,
+    /// The last service found in `table`, with its channel: a run of requests mostly names one
+    /// service, which is then found without hashing its name. It points into `table`, which
+    /// holds it (the table is never changed once published) and is replaced only together
+    /// with it.
+    last: Option<(u32, NonNull<Entry>)>,
 }
+
+// SAFETY: `last` only points into `table`, an `Arc` of data that is `Send` and `Sync` and never
+// changed after it is published; the view is used by one thread at a time like any owned value.
+unsafe impl Send for ServiceView {}
 
 impl std::fmt::Debug for Services {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -119,14 +129,19 @@ impl Services {
         f: impl FnOnce(Option<&Handler>) -> R,
     ) -> R {
         let version = self.version.load(Ordering::Acquire);
-        let table = match &mut view.table {
-            Some(table) if view.seen == version => table,
-            stale => {
-                view.seen = version;
-                stale.insert(self.services.load_full())
+        if view.seen != version || view.table.is_none() {
+            *view = ServiceView { seen: version, table: Some(self.services.load_full()), last: None };
+        }
+        if let Some((c, entry)) = view.last {
+            // SAFETY: `entry` points into `view.table`, which the view still holds (see `last`).
+            let entry = unsafe { entry.as_ref() };
+            if c == channel && entry.info.name == name {
+                return f(Some(&entry.handler));
             }
-        };
-        f(table.get(&channel).and_then(|services| services.get(name)).map(|e| &e.handler))
+        }
+        let found = view.table.as_ref().and_then(|t| t.get(&channel)).and_then(|services| services.get(name));
+        view.last = found.map(|entry| (channel, NonNull::from(entry)));
+        f(found.map(|e| &e.handler))
     }
 
     /// Set the event handler of `channel`, or (`None`) of every channel without its own.

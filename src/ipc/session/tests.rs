@@ -1,5 +1,5 @@
 //! Session tests that need the internals: a peer that speaks another protocol version, the space
-//! notification a reader owes.
+//! notification a reader owes, one thread playing both sides of a call.
 
 use super::send::Deadline;
 use super::{IpcError, Session};
@@ -92,4 +92,32 @@ fn the_space_a_reader_frees_is_announced_at_once_to_a_parked_sender_or_when_the_
     drop(role);
     assert_eq!(wakes(), 2);
     waiters.store(0, Ordering::SeqCst);
+}
+
+/// One thread plays both sides of a call, in turn: A sends the request holding its reader role,
+/// B serves one round (its deadline has passed, so it reads what is there and returns), A reads
+/// its answer. Every step of a busy round trip runs, on one thread and without any wait, so an
+/// instruction count of this test is the software's cost per round trip (BENCHMARKS.md):
+/// `PLUGHOST_TEST_ROUNDS=20000 valgrind --tool=callgrind <unit test binary> one_thread`.
+#[test]
+fn one_thread_plays_both_sides_of_calls_in_turn() {
+    let rounds: u64 = std::env::var("PLUGHOST_TEST_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000);
+    let (a, b) = Session::pair(&Geometry::default()).unwrap();
+    b.register("bench", |_, payload| Ok(payload.to_vec()));
+    let past = Instant::now();
+    // A round whose answer does not come fails the test instead of hanging it.
+    let far = past + Duration::from_secs(60);
+    // B reads A's hello first; A reads B's hello with its first answer.
+    b.serve(past).unwrap();
+    for round in 0..rounds {
+        let request = round.to_le_bytes().repeat(4);
+        let role = a.inner.acquire_role().expect("nobody else reads for A");
+        let message =
+            MessageRef::Request { id: round + 1, channel: 1, service: "bench", method: "echo", payload: &request };
+        a.inner.send(&message, &mut Deadline::After(Duration::from_secs(5))).unwrap();
+        b.serve(past).unwrap();
+        let answer = a.inner.await_own_answer(round + 1, far, &role).unwrap();
+        assert_eq!(answer.as_deref(), Some(&request[..]), "round {round}");
+    }
+    assert_eq!(b.stats().requests_served, rounds);
 }
