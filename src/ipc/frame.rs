@@ -608,6 +608,11 @@ mod tests {
         assert_eq!(encode(FramePayload::Slot(bad), 0, &l, &mut out), Err(FrameError::SlotIndex { index: 4, count: 4 }));
         assert_eq!(outgoing_header(FrameKind::Slot, &[0; 15], &l), Err(FrameError::DescriptorSize(15)));
         assert_eq!(outgoing_header(FrameKind::Pad, &[0; 1], &l), Err(FrameError::PadWithPayload(1)));
+        // The inline header is built without the decoder: it must be what the decoder makes of it.
+        for len in 0..=l.inline_max as usize + 1 {
+            let header = FrameHeader { stamp: 0, len: len as u32, kind: FrameKind::Inline, flags: 0 };
+            assert_eq!(outgoing_header(FrameKind::Inline, &vec![0; len], &l), decode_header(header.encode(), &l));
+        }
         assert!(out.is_empty(), "nothing is written on error");
         for e in [FrameError::ReservedBits, FrameError::CrossesEnd { size: 16, room: 8 }] {
             assert!(!e.to_string().is_empty());
